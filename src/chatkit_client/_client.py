@@ -1,0 +1,594 @@
+"""`ChatKit` and `AsyncChatKit`: configuration and lifecycle; the I/O lives in the transports.
+
+`_BaseChatKit` holds everything that does no I/O (environment, URLs, headers, request specs), so
+the two shells only differ where they must: which transport they hold and `await`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ._async_chat import AsyncChat
+from ._chat import Chat
+from ._chat_core import SessionState, ToolHandler
+from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
+from ._exceptions import ConfigurationError, InvalidInputError
+from ._files import FileInput
+from ._hosted_requests import build_session_body
+from ._reply import Reply
+from ._transport import (
+    DEFAULT_TIMEOUT,
+    AsyncTransport,
+    FilePart,
+    HttpxAsyncClient,
+    HttpxClient,
+    RequestSpec,
+    SyncTransport,
+    Timeout,
+    TimeoutTypes,
+)
+from ._version import __version__
+from .resources import AsyncFiles, AsyncSessions, AsyncThreads, Files, Sessions, Threads
+
+if TYPE_CHECKING:
+    from .types import ChatSession
+    from .types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
+
+__all__ = ["AsyncChatKit", "ChatKit", "HeadersSource"]
+
+HeadersSource: TypeAlias = Mapping[str, str] | Callable[[], Mapping[str, str]]
+"""Headers for a self-hosted server: a dict, or a callable returning one per request (for rotating tokens)."""
+
+_USER_AGENT = f"chatkit-client/{__version__} python/{platform.python_version()}"
+
+
+def _mask(secret: str | None) -> str:
+    if not secret:
+        return "None"
+    return f"'{secret[:5]}…'" if len(secret) > 8 else "'…'"
+
+
+class _SeedState:
+    """What the seed-compatible `create_session`/`send_message` keep between calls, shared by `with_options` copies."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.session: ChatSession | None = None
+        self.session_params: dict[str, Any] | None = None
+        self.chat: Chat | AsyncChat | None = None
+
+
+class _BaseChatKit:
+    api_key: str | None
+    base_url: str
+    organization: str | None
+    project: str | None
+    server_url: str | None
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: TimeoutTypes = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        server_url: str | None = None,
+        headers: HeadersSource | None = None,
+        upload_url: str | None = None,
+    ) -> None:
+        # The environment is read here and only here, so a client's behaviour is fixed once built.
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or None
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.organization = organization if organization is not None else os.environ.get("OPENAI_ORG_ID") or None
+        self.project = project if project is not None else os.environ.get("OPENAI_PROJECT_ID") or None
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidInputError("max_retries", f"must be a whole number of 0 or more, got {max_retries!r}")
+        self.max_retries = max_retries
+        self.timeout: Timeout = (
+            DEFAULT_TIMEOUT if timeout is None else (timeout if isinstance(timeout, Timeout) else Timeout(timeout))
+        )
+        self.default_headers = dict(default_headers or {})
+        if server_url is not None and (
+            not isinstance(server_url, str) or not server_url.startswith(("http://", "https://"))
+        ):
+            raise InvalidInputError("server_url", f"must be an http:// or https:// URL, got {server_url!r}")
+        self.server_url = server_url
+        if headers is not None and not (callable(headers) or isinstance(headers, Mapping)):
+            raise InvalidInputError("headers", "must be a dict of header values or a callable returning one")
+        self._server_headers_source = headers
+        if upload_url is not None and (server_url is None or not upload_url.startswith(("http://", "https://"))):
+            raise InvalidInputError(
+                "upload_url",
+                "is a self-hosted server's direct-upload URL (http:// or https://), given with server_url=",
+            )
+        self.upload_url = upload_url
+        self._seed = _SeedState()
+
+    # -- modes ---------------------------------------------------------------------------------
+    @property
+    def is_self_hosted(self) -> bool:
+        """True when this client talks to a self-hosted ChatKit server (`server_url=`)."""
+        return self.server_url is not None
+
+    def _require_hosted(self, what: str) -> None:
+        if self.server_url is not None:
+            raise ConfigurationError(
+                f"{what} is part of OpenAI's hosted ChatKit API, but this client talks to the self-hosted server at "
+                f"{self.server_url}; use client.chat() for conversations and thread operations instead"
+            )
+
+    def _session_state(
+        self,
+        *,
+        user: object,
+        workflow: object,
+        client_secret: object,
+        chatkit_configuration: object,
+        expires_after: object,
+        rate_limits: object,
+    ) -> SessionState | None:
+        """How a new Chat authenticates: nothing (self-hosted), a fixed secret, or sessions it creates."""
+        hosted_args = {
+            "user": user,
+            "workflow": workflow,
+            "client_secret": client_secret,
+            "chatkit_configuration": chatkit_configuration,
+            "expires_after": expires_after,
+            "rate_limits": rate_limits,
+        }
+        given = [name for name, value in hosted_args.items() if value is not None]
+        if self.server_url is not None:
+            if given:
+                raise InvalidInputError(
+                    given[0], "is for OpenAI's hosted API; a self-hosted chat needs no session arguments"
+                )
+            return None
+        if client_secret is not None:
+            others = [name for name in given if name != "client_secret"]
+            if others:
+                raise InvalidInputError(
+                    others[0], "cannot be combined with client_secret= (the session already exists)"
+                )
+            if not isinstance(client_secret, str) or not client_secret.strip():
+                raise InvalidInputError("client_secret", "must be a session's client secret ('ek_...')")
+            return SessionState(client_secret=client_secret)
+        if user is None or workflow is None:
+            missing = "user" if user is None else "workflow"
+            raise InvalidInputError(
+                missing,
+                "a hosted chat needs user= and workflow= (to create sessions), or client_secret= (an existing one)",
+            )
+        params = {
+            "user": user,
+            "workflow": workflow,
+            "chatkit_configuration": chatkit_configuration,
+            "expires_after": expires_after,
+            "rate_limits": rate_limits,
+        }
+        build_session_body(**params)  # checks everything now, before any request
+        self._api_headers()  # fails now, naming OPENAI_API_KEY, if there is no key
+        return SessionState(params=params)
+
+    def _seed_chat_fits(self, chat: Chat | AsyncChat | None, client_secret: str | None) -> bool:
+        """Whether `send_message` can go on with the Chat it used last time."""
+        if chat is None:
+            return False
+        state = chat._session
+        if self.server_url is not None:
+            return True
+        if client_secret is not None:
+            return state is not None and state.fixed_secret == client_secret
+        return state is not None and state.params is not None
+
+    def _seed_session(self, client_secret: str | None) -> SessionState | None:
+        """The session of a new `send_message` Chat: the secret given, or the one `create_session` stored."""
+        if self.server_url is not None:
+            return None
+        if client_secret is not None:
+            return SessionState(client_secret=client_secret)
+        if self._seed.session is None or self._seed.session_params is None:
+            raise ConfigurationError(
+                "send_message needs a session: call client.create_session(user_id=..., workflow_id=...) first, "
+                "or pass client_secret="
+            )
+        return SessionState(params=self._seed.session_params, session=self._seed.session)
+
+    # -- request specs (pure) ------------------------------------------------------------------
+    def _common_headers(self) -> dict[str, str]:
+        return {"User-Agent": _USER_AGENT, **self.default_headers}
+
+    def _api_headers(self) -> dict[str, str]:
+        if not self.api_key:
+            raise ConfigurationError(
+                "This call needs an OpenAI API key: pass api_key= to the client "
+                "or set the OPENAI_API_KEY environment variable"
+            )
+        headers = {**self._common_headers(), **BETA_HEADER, "Authorization": f"Bearer {self.api_key}"}
+        if self.organization:
+            headers["OpenAI-Organization"] = self.organization
+        if self.project:
+            headers["OpenAI-Project"] = self.project
+        return headers
+
+    def _api_spec(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> RequestSpec:
+        """A request authenticated with the API key, for the hosted admin endpoints."""
+        self._require_hosted(f"{method} {path}")
+        headers = self._api_headers()
+        headers["Accept"] = "application/json"
+        return RequestSpec(method, self.base_url + path, headers=headers, json=json, params=params)
+
+    def _secret_spec(
+        self,
+        method: str,
+        path: str,
+        client_secret: str,
+        *,
+        json: object | None = None,
+        files: Mapping[str, FilePart] | None = None,
+        accept: str = "application/json",
+    ) -> RequestSpec:
+        """A request authenticated with a session's client secret (conversation and files)."""
+        self._require_hosted(f"{method} {path}")
+        if not isinstance(client_secret, str) or not client_secret.strip():
+            raise InvalidInputError("client_secret", "must be a session's client secret ('ek_...')")
+        headers = {
+            **self._common_headers(),
+            **BETA_HEADER,
+            "Authorization": f"Bearer {client_secret}",
+            "Accept": accept,
+        }
+        return RequestSpec(method, self.base_url + path, headers=headers, json=json, files=files)
+
+    def _server_headers(self) -> dict[str, str]:
+        """Headers for the self-hosted server, asking a callable source afresh each time."""
+        source = self._server_headers_source
+        if source is None:
+            resolved: Mapping[str, str] = {}
+        else:
+            resolved = source() if callable(source) else source
+            if not isinstance(resolved, Mapping):
+                raise InvalidInputError("headers", "the headers callable must return a dict of header values")
+        return {**self._common_headers(), **{str(k): str(v) for k, v in resolved.items()}}
+
+    def __repr__(self) -> str:
+        if self.server_url is not None:
+            return f"{type(self).__name__}(server_url={self.server_url!r})"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={_mask(self.api_key)})"
+
+
+class ChatKit(_BaseChatKit):
+    """The synchronous ChatKit client, for OpenAI's hosted API or your own ChatKit server.
+
+    One client may be shared by many threads; it pools connections through one `httpx2.Client`.
+
+    >>> from chatkit_client import ChatKit
+    >>> with ChatKit(api_key="sk-...") as client:  # doctest: +SKIP
+    ...     session = client.sessions.create(user="user_123", workflow="wf_abc")
+    """
+
+    _transport: SyncTransport
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: TimeoutTypes = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: HttpxClient | None = None,
+        server_url: str | None = None,
+        headers: HeadersSource | None = None,
+        upload_url: str | None = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            server_url=server_url,
+            headers=headers,
+            upload_url=upload_url,
+        )
+        self._transport = SyncTransport(http_client=http_client, timeout=self.timeout, max_retries=self.max_retries)
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        """Hosted sessions (API key): `create` and `cancel`."""
+        self._require_hosted("client.sessions")
+        return Sessions(self)
+
+    @cached_property
+    def threads(self) -> Threads:
+        """Hosted threads admin (API key): `list`, `retrieve`, `delete`, `list_items`."""
+        self._require_hosted("client.threads")
+        return Threads(self)
+
+    @cached_property
+    def files(self) -> Files:
+        """Hosted uploads (client secret): `upload`."""
+        self._require_hosted("client.files")
+        return Files(self)
+
+    def with_options(self, *, timeout: TimeoutTypes | None = None, max_retries: int | None = None) -> ChatKit:
+        """A copy with another timeout or retry count, sharing this client's connections and seed session.
+
+        >>> client.with_options(timeout=10, max_retries=0).sessions.cancel("cksess_...")  # doctest: +SKIP
+        """
+        copy = ChatKit(
+            self.api_key,
+            base_url=self.base_url,
+            organization=self.organization,
+            project=self.project,
+            timeout=timeout if timeout is not None else self.timeout,
+            max_retries=self.max_retries if max_retries is None else max_retries,
+            default_headers=self.default_headers,
+            http_client=self._transport.client,
+            server_url=self.server_url,
+            headers=self._server_headers_source,
+            upload_url=self.upload_url,
+        )
+        copy._seed = self._seed
+        return copy
+
+    def create_session(
+        self,
+        *,
+        user_id: str,
+        workflow_id: str,
+        chatkit_configuration: Any = None,
+        expires_after: Any = None,
+        rate_limits: Any = None,
+    ) -> ChatSession:
+        """Create a session and keep it on this client for `send_message` (the Ruby gem's `create_session!`).
+
+        >>> client.create_session(user_id="user_123", workflow_id="wf_abc")  # doctest: +SKIP
+        """
+        params = {
+            "user": user_id,
+            "workflow": workflow_id,
+            "chatkit_configuration": chatkit_configuration,
+            "expires_after": expires_after,
+            "rate_limits": rate_limits,
+        }
+        session = self.sessions.create(**params)
+        with self._seed.lock:
+            self._seed.session = session
+            self._seed.session_params = params
+            self._seed.chat = None
+        return session
+
+    def chat(
+        self,
+        *,
+        user: str | None = None,
+        workflow: str | WorkflowParam | None = None,
+        client_secret: str | None = None,
+        chatkit_configuration: ChatKitConfigurationParam | None = None,
+        expires_after: ExpiresAfterParam | None = None,
+        rate_limits: RateLimitsParam | None = None,
+        thread_id: str | None = None,
+        client_tools: Mapping[str, ToolHandler] | None = None,
+    ) -> Chat:
+        """A conversation. Hosted: `user=` and `workflow=` (sessions created and renewed for you) or
+        `client_secret=`; self-hosted: no arguments. `thread_id=` continues an existing thread.
+
+        >>> chat = client.chat(user="user_123", workflow="wf_abc")  # doctest: +SKIP
+        >>> chat.send("Hello!").text  # doctest: +SKIP
+        """
+        session = self._session_state(
+            user=user,
+            workflow=workflow,
+            client_secret=client_secret,
+            chatkit_configuration=chatkit_configuration,
+            expires_after=expires_after,
+            rate_limits=rate_limits,
+        )
+        return Chat(self, session=session, thread_id=thread_id, client_tools=client_tools)
+
+    def send_message(
+        self, *, text: str, files: Sequence[FileInput] | None = None, client_secret: str | None = None
+    ) -> Reply:
+        """Send a message on this client's conversation (the Ruby gem's `send_message!`); one thread per client.
+
+        >>> client.create_session(user_id="user_123", workflow_id="wf_abc")  # doctest: +SKIP
+        >>> print(client.send_message(text="Hello, how are you?").text)  # doctest: +SKIP
+        """
+        with self._seed.lock:
+            chat = self._seed.chat
+            if not isinstance(chat, Chat) or not self._seed_chat_fits(chat, client_secret):
+                previous = chat.thread_id if chat is not None else None
+                chat = Chat(self, session=self._seed_session(client_secret), thread_id=previous)
+                self._seed.chat = chat
+        return chat.send(text, files=files)
+
+    def close(self) -> None:
+        """Close the connection pool (unless it was passed in as `http_client`)."""
+        self._transport.close()
+
+    def __enter__(self) -> ChatKit:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncChatKit(_BaseChatKit):
+    """The asynchronous ChatKit client; the same surface as `ChatKit`, awaited.
+
+    One client may be shared by many tasks; it pools connections through one `httpx2.AsyncClient`.
+
+    >>> from chatkit_client import AsyncChatKit
+    >>> async with AsyncChatKit(api_key="sk-...") as client:  # doctest: +SKIP
+    ...     session = await client.sessions.create(user="user_123", workflow="wf_abc")
+    """
+
+    _transport: AsyncTransport
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: TimeoutTypes = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: HttpxAsyncClient | None = None,
+        server_url: str | None = None,
+        headers: HeadersSource | None = None,
+        upload_url: str | None = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            server_url=server_url,
+            headers=headers,
+            upload_url=upload_url,
+        )
+        self._transport = AsyncTransport(http_client=http_client, timeout=self.timeout, max_retries=self.max_retries)
+
+    @cached_property
+    def sessions(self) -> AsyncSessions:
+        """Hosted sessions (API key): `create` and `cancel`."""
+        self._require_hosted("client.sessions")
+        return AsyncSessions(self)
+
+    @cached_property
+    def threads(self) -> AsyncThreads:
+        """Hosted threads admin (API key): `list`, `retrieve`, `delete`, `list_items`."""
+        self._require_hosted("client.threads")
+        return AsyncThreads(self)
+
+    @cached_property
+    def files(self) -> AsyncFiles:
+        """Hosted uploads (client secret): `upload`."""
+        self._require_hosted("client.files")
+        return AsyncFiles(self)
+
+    def with_options(self, *, timeout: TimeoutTypes | None = None, max_retries: int | None = None) -> AsyncChatKit:
+        """A copy with another timeout or retry count, sharing this client's connections and seed session."""
+        copy = AsyncChatKit(
+            self.api_key,
+            base_url=self.base_url,
+            organization=self.organization,
+            project=self.project,
+            timeout=timeout if timeout is not None else self.timeout,
+            max_retries=self.max_retries if max_retries is None else max_retries,
+            default_headers=self.default_headers,
+            http_client=self._transport.client,
+            server_url=self.server_url,
+            headers=self._server_headers_source,
+            upload_url=self.upload_url,
+        )
+        copy._seed = self._seed
+        return copy
+
+    async def create_session(
+        self,
+        *,
+        user_id: str,
+        workflow_id: str,
+        chatkit_configuration: Any = None,
+        expires_after: Any = None,
+        rate_limits: Any = None,
+    ) -> ChatSession:
+        """Create a session and keep it on this client for `send_message` (the Ruby gem's `create_session!`)."""
+        params = {
+            "user": user_id,
+            "workflow": workflow_id,
+            "chatkit_configuration": chatkit_configuration,
+            "expires_after": expires_after,
+            "rate_limits": rate_limits,
+        }
+        session = await self.sessions.create(**params)
+        with self._seed.lock:
+            self._seed.session = session
+            self._seed.session_params = params
+            self._seed.chat = None
+        return session
+
+    def chat(
+        self,
+        *,
+        user: str | None = None,
+        workflow: str | WorkflowParam | None = None,
+        client_secret: str | None = None,
+        chatkit_configuration: ChatKitConfigurationParam | None = None,
+        expires_after: ExpiresAfterParam | None = None,
+        rate_limits: RateLimitsParam | None = None,
+        thread_id: str | None = None,
+        client_tools: Mapping[str, ToolHandler] | None = None,
+    ) -> AsyncChat:
+        """A conversation. Hosted: `user=` and `workflow=` (sessions created and renewed for you) or
+        `client_secret=`; self-hosted: no arguments. `thread_id=` continues an existing thread.
+
+        >>> chat = client.chat(user="user_123", workflow="wf_abc")  # doctest: +SKIP
+        >>> (await chat.send("Hello!")).text  # doctest: +SKIP
+        """
+        session = self._session_state(
+            user=user,
+            workflow=workflow,
+            client_secret=client_secret,
+            chatkit_configuration=chatkit_configuration,
+            expires_after=expires_after,
+            rate_limits=rate_limits,
+        )
+        return AsyncChat(self, session=session, thread_id=thread_id, client_tools=client_tools)
+
+    async def send_message(
+        self, *, text: str, files: Sequence[FileInput] | None = None, client_secret: str | None = None
+    ) -> Reply:
+        """Send a message on this client's conversation (the Ruby gem's `send_message!`); one thread per client.
+
+        >>> await client.create_session(user_id="user_123", workflow_id="wf_abc")  # doctest: +SKIP
+        >>> print(await client.send_message(text="Hello, how are you?").text)  # doctest: +SKIP
+        """
+        with self._seed.lock:
+            chat = self._seed.chat
+            if not isinstance(chat, AsyncChat) or not self._seed_chat_fits(chat, client_secret):
+                previous = chat.thread_id if chat is not None else None
+                chat = AsyncChat(self, session=self._seed_session(client_secret), thread_id=previous)
+                self._seed.chat = chat
+        return await chat.send(text, files=files)
+
+    async def close(self) -> None:
+        """Close the connection pool (unless it was passed in as `http_client`)."""
+        await self._transport.close()
+
+    async def __aenter__(self) -> AsyncChatKit:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -1,0 +1,275 @@
+"""The exceptions raised by chatkit-client.
+
+Every exception the library raises on purpose derives from `ChatKitError`:
+
+```
+ChatKitError
+├── APIError                     the server or the network failed a request
+│   ├── APIStatusError           a non-2xx answer (status_code, request_id, body, code, type, param)
+│   │   ├── BadRequestError              400
+│   │   ├── AuthenticationError          401
+│   │   ├── PermissionDeniedError        403
+│   │   ├── NotFoundError                404
+│   │   ├── ConflictError                409
+│   │   ├── UnprocessableEntityError     422
+│   │   ├── RateLimitError               429
+│   │   └── InternalServerError          >= 500
+│   ├── APIConnectionError       no usable answer: refused, reset, closed, TLS, ...
+│   │   └── APITimeoutError      a connect, read, write or pool timeout
+│   └── APIResponseValidationError   a 2xx answer whose body is not what the API documents
+├── StreamError                  an `error` event arrived in a conversation stream (code, allow_retry, reply)
+├── StreamInterruptedError       the connection broke mid-stream; `reply` keeps what arrived
+├── StreamDecodeError            an event could not be decoded; `reply` keeps what arrived before it
+├── ConfigurationError           the client is not set up for the call (no API key, wrong mode)
+└── InvalidInputError            also a ValueError: input rejected before anything was sent
+```
+
+No message built here ever contains an API key or a client secret.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from ._reply import Reply
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatKitError",
+    "ConfigurationError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "StreamDecodeError",
+    "StreamError",
+    "StreamInterruptedError",
+    "UnprocessableEntityError",
+]
+
+
+class ChatKitError(Exception):
+    """Base class of every exception raised by chatkit-client."""
+
+
+class ConfigurationError(ChatKitError):
+    """The client lacks what the call needs (an API key, a session, the right mode)."""
+
+
+class InvalidInputError(ChatKitError, ValueError):
+    """Input the client rejected before sending anything.
+
+    `field` names the offending argument, for example `"expires_after.seconds"`.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class APIError(ChatKitError):
+    """A request failed at the server or in the network.
+
+    `code`, `type` and `param` come from OpenAI's `{"error": {...}}` body when there is one.
+    """
+
+    message: str
+    method: str | None
+    url: str | None
+    body: object | None
+    code: str | None
+    type: str | None
+    param: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        body: object | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+        self.body = body
+        error = _error_object(body)
+        self.code = _str_or_none(error.get("code"))
+        self.type = _str_or_none(error.get("type"))
+        self.param = _str_or_none(error.get("param"))
+
+
+class APIStatusError(APIError):
+    """The server answered with a status code outside 2xx."""
+
+    status_code: int
+    request_id: str | None
+    headers: dict[str, str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        method: str | None = None,
+        url: str | None = None,
+        body: object | None = None,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url, body=body)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.headers = headers or {}
+
+    def __str__(self) -> str:
+        text = f"Error code: {self.status_code} - {self.message}"
+        if self.code:
+            text += f" (code: {self.code})"
+        if self.request_id:
+            text += f" [request id: {self.request_id}]"
+        return text
+
+
+class BadRequestError(APIStatusError):
+    status_code: Literal[400]
+
+
+class AuthenticationError(APIStatusError):
+    status_code: Literal[401]
+
+
+class PermissionDeniedError(APIStatusError):
+    status_code: Literal[403]
+
+
+class NotFoundError(APIStatusError):
+    status_code: Literal[404]
+
+
+class ConflictError(APIStatusError):
+    status_code: Literal[409]
+
+
+class UnprocessableEntityError(APIStatusError):
+    status_code: Literal[422]
+
+
+class RateLimitError(APIStatusError):
+    status_code: Literal[429]
+
+
+class InternalServerError(APIStatusError):
+    """Any status code of 500 or more."""
+
+
+class APIConnectionError(APIError):
+    """No usable answer arrived: the connection was refused, reset or closed early."""
+
+    def __init__(self, message: str = "Connection error.", *, method: str | None = None, url: str | None = None):
+        super().__init__(message, method=method, url=url)
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, read, write or pool timeout expired."""
+
+    def __init__(self, message: str = "Request timed out.", *, method: str | None = None, url: str | None = None):
+        super().__init__(message, method=method, url=url)
+
+
+class APIResponseValidationError(APIError):
+    """A 2xx answer whose body does not have the documented shape."""
+
+
+class _PartialReplyError(ChatKitError):
+    """An error raised mid-stream: `reply` holds everything received before it."""
+
+    reply: Reply | None
+
+    def __init__(self, message: str, *, reply: Reply | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
+
+
+class StreamError(_PartialReplyError):
+    """The server sent an `error` event in a conversation stream.
+
+    `code` is the protocol's error code (`"stream.error"`, `"custom"`, ...), `allow_retry` says whether the
+    server thinks `Chat.retry()` may help, and `reply` holds everything received before the error.
+    """
+
+    def __init__(
+        self,
+        message: str | None,
+        *,
+        code: str | None,
+        allow_retry: bool = False,
+        reply: Reply | None = None,
+    ) -> None:
+        super().__init__(f"{code or 'error'}: {message or 'the server reported an error in the stream'}", reply=reply)
+        self.code = code
+        self.error_message = message
+        self.allow_retry = allow_retry
+
+
+class StreamInterruptedError(_PartialReplyError):
+    """The connection broke before the server finished the stream; `reply` keeps what arrived."""
+
+
+class StreamDecodeError(_PartialReplyError):
+    """An event in the stream could not be decoded; `data` is its raw text (possibly shortened)."""
+
+    def __init__(self, message: str, *, data: str | None = None, reply: Reply | None = None) -> None:
+        super().__init__(message, reply=reply)
+        self.data = data
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The exception class for a non-2xx status code."""
+    if status_code >= 500:
+        return InternalServerError
+    return _STATUS_ERRORS.get(status_code, APIStatusError)
+
+
+def error_message_from_body(body: object, status_code: int) -> str:
+    """The human message of an error body: OpenAI's `error.message`, else a short excerpt."""
+    message = _error_object(body).get("message")
+    if isinstance(message, str) and message:
+        return message
+    if isinstance(body, str) and body.strip():
+        text = " ".join(body.split())
+        return text if len(text) <= 200 else text[:200] + "..."
+    return f"the server answered {status_code} with no error message"
+
+
+def _error_object(body: object) -> dict[str, Any]:
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return error
+    return {}
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None

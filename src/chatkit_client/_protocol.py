@@ -1,0 +1,148 @@
+"""The ChatKit protocol's requests, built exactly and checked before sending (wire notes §4.1-4.2).
+
+Every request is one JSON envelope `{"type", "params"}` POSTed to the conversation endpoint (hosted)
+or to the server's URL (self-hosted); the first six types below answer with an SSE stream, the
+others with JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from ._exceptions import InvalidInputError
+
+__all__ = [
+    "STREAMING_TYPES",
+    "check_json_serialisable",
+    "envelope",
+    "is_streaming",
+    "user_input",
+]
+
+STREAMING_TYPES = frozenset(
+    {
+        "threads.create",
+        "threads.add_user_message",
+        "threads.add_client_tool_output",
+        "threads.add_structured_input",
+        "threads.retry_after_item",
+        "threads.custom_action",
+    }
+)
+
+FeedbackKind = Literal["positive", "negative"]
+
+
+def is_streaming(request_type: str) -> bool:
+    return request_type in STREAMING_TYPES
+
+
+def envelope(request_type: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`{"type": ..., "params": {...}}`; `metadata` is left out since the hosted API never needed it."""
+    return {"type": request_type, "params": dict(params or {})}
+
+
+def check_json_serialisable(value: object, field: str) -> None:
+    """Raise `InvalidInputError` unless `value` survives strict JSON encoding (no NaN, no objects)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(
+            field, f"must be JSON-serialisable (dicts, lists, strings, numbers, booleans, None): {err}"
+        ) from err
+
+
+def _tool_choice(value: object) -> dict[str, str]:
+    if isinstance(value, str) and value:
+        return {"id": value}
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str) and value["id"]:
+        return {"id": value["id"]}
+    raise InvalidInputError("tool_choice", f"must be a tool id string or {{'id': ...}}, got {value!r}")
+
+
+def user_input(
+    text: str | None,
+    *,
+    attachments: Sequence[str] = (),
+    has_files: bool = False,
+    quoted_text: str | None = None,
+    model: str | None = None,
+    tool_choice: object = None,
+) -> dict[str, Any]:
+    """The `input` of `threads.create` / `threads.add_user_message`: always `content`, `attachments` and
+    `inference_options`, plus `quoted_text` when given.
+
+    >>> user_input("Hello")
+    {'content': [{'type': 'input_text', 'text': 'Hello'}], 'attachments': [], 'inference_options': {}}
+    """
+    if text is not None and not isinstance(text, str):
+        raise InvalidInputError("text", f"must be a string, got {type(text).__name__}")
+    if not text and not attachments and not has_files:
+        raise InvalidInputError("text", "must not be empty unless files or attachments are given")
+    ids: list[str] = []
+    for index, attachment in enumerate(attachments):
+        if not isinstance(attachment, str) or not attachment:
+            raise InvalidInputError(f"attachments[{index}]", f"must be an uploaded file id string, got {attachment!r}")
+        ids.append(attachment)
+    options: dict[str, Any] = {}
+    if model is not None:
+        if not isinstance(model, str) or not model:
+            raise InvalidInputError("model", f"must be a non-empty model name, got {model!r}")
+        options["model"] = model
+    if tool_choice is not None:
+        options["tool_choice"] = _tool_choice(tool_choice)
+    result: dict[str, Any] = {
+        "content": [{"type": "input_text", "text": text}] if text else [],
+        "attachments": ids,
+        "inference_options": options,
+    }
+    if quoted_text is not None:
+        if not isinstance(quoted_text, str):
+            raise InvalidInputError("quoted_text", f"must be a string, got {type(quoted_text).__name__}")
+        result["quoted_text"] = quoted_text
+    return result
+
+
+def require_thread(thread_id: str | None, operation: str) -> str:
+    if not thread_id:
+        raise InvalidInputError("thread_id", f"{operation} needs a thread: send a message first or pass thread_id=")
+    return thread_id
+
+
+def feedback_params(thread_id: str, item_ids: object, kind: object) -> dict[str, Any]:
+    if isinstance(item_ids, str):
+        item_ids = [item_ids]
+    if not isinstance(item_ids, Sequence) or not item_ids or not all(isinstance(i, str) and i for i in item_ids):
+        raise InvalidInputError("item_ids", "must be a non-empty list of item id strings")
+    if kind not in ("positive", "negative"):
+        raise InvalidInputError("kind", f"must be 'positive' or 'negative', got {kind!r}")
+    return {"thread_id": thread_id, "item_ids": list(item_ids), "kind": kind}
+
+
+def action_params(thread_id: str, action: object, item_id: str | None) -> dict[str, Any]:
+    if not isinstance(action, Mapping) or not isinstance(action.get("type"), str) or not action["type"]:
+        raise InvalidInputError("action", "must be a dict with a non-empty 'type' (and an optional 'payload')")
+    body: dict[str, Any] = {"type": action["type"], "payload": action.get("payload")}
+    for key, value in action.items():
+        if key not in body:
+            body[key] = value
+    check_json_serialisable(body, "action")
+    return {"thread_id": thread_id, "item_id": item_id, "action": body}
+
+
+def list_params(*, limit: object, order: object, after: str | None, thread_id: str | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if thread_id is not None:
+        params["thread_id"] = thread_id
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError("limit", f"must be a whole number of 1 or more, got {limit!r}")
+        params["limit"] = limit
+    if order not in ("asc", "desc"):
+        raise InvalidInputError("order", f"must be 'asc' or 'desc', got {order!r}")
+    params["order"] = order
+    if after is not None:
+        params["after"] = after
+    return params

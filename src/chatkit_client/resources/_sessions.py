@@ -1,0 +1,88 @@
+"""`client.sessions`: create and cancel hosted ChatKit sessions (API key)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._hosted_requests import build_session_body, path_id
+from ..types import ChatSession
+from ..types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
+from ._shared import parse_model
+
+if TYPE_CHECKING:
+    from .._client import AsyncChatKit, ChatKit
+
+__all__ = ["AsyncSessions", "Sessions"]
+
+
+class Sessions:
+    """Hosted sessions: each gives an end user a short-lived `client_secret` for one workflow.
+
+    >>> session = client.sessions.create(user="user_123", workflow="wf_abc")  # doctest: +SKIP
+    >>> session.client_secret  # doctest: +SKIP
+    """
+
+    def __init__(self, client: ChatKit) -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        user: str,
+        workflow: str | WorkflowParam,
+        chatkit_configuration: ChatKitConfigurationParam | None = None,
+        expires_after: ExpiresAfterParam | None = None,
+        rate_limits: RateLimitsParam | None = None,
+    ) -> ChatSession:
+        """Create a session for `user` on `workflow` (an id or a `WorkflowParam` dict)."""
+        body = build_session_body(
+            user=user,
+            workflow=workflow,
+            chatkit_configuration=chatkit_configuration,
+            expires_after=expires_after,
+            rate_limits=rate_limits,
+        )
+        response = self._client._transport.request(self._client._api_spec("POST", "/chatkit/sessions", json=body))
+        return parse_model(ChatSession, response)
+
+    def cancel(self, session_id: str) -> ChatSession:
+        """Cancel a session: its client secret stops working at once."""
+        path = f"/chatkit/sessions/{path_id(session_id, 'session_id')}/cancel"
+        response = self._client._transport.request(self._client._api_spec("POST", path))
+        return parse_model(ChatSession, response)
+
+
+class AsyncSessions:
+    """Async twin of `Sessions`.
+
+    >>> session = await client.sessions.create(user="user_123", workflow="wf_abc")  # doctest: +SKIP
+    """
+
+    def __init__(self, client: AsyncChatKit) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        user: str,
+        workflow: str | WorkflowParam,
+        chatkit_configuration: ChatKitConfigurationParam | None = None,
+        expires_after: ExpiresAfterParam | None = None,
+        rate_limits: RateLimitsParam | None = None,
+    ) -> ChatSession:
+        """Create a session for `user` on `workflow` (an id or a `WorkflowParam` dict)."""
+        body = build_session_body(
+            user=user,
+            workflow=workflow,
+            chatkit_configuration=chatkit_configuration,
+            expires_after=expires_after,
+            rate_limits=rate_limits,
+        )
+        response = await self._client._transport.request(self._client._api_spec("POST", "/chatkit/sessions", json=body))
+        return parse_model(ChatSession, response)
+
+    async def cancel(self, session_id: str) -> ChatSession:
+        """Cancel a session: its client secret stops working at once."""
+        path = f"/chatkit/sessions/{path_id(session_id, 'session_id')}/cancel"
+        response = await self._client._transport.request(self._client._api_spec("POST", path))
+        return parse_model(ChatSession, response)
