@@ -11,36 +11,95 @@ Typed events and items live in `chatkit_client.types`; the offline test kit (a h
 and a local ChatKit server) in `chatkit_client.testing`.
 """
 
-from ._async_chat import AsyncChat, AsyncChatStream
-from ._chat import Chat, ChatStream
-from ._chat_core import ToolHandler
-from ._client import AsyncChatKit, ChatKit, HeadersSource
-from ._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ChatKitError,
-    ConfigurationError,
-    ConflictError,
-    InternalServerError,
-    InvalidInputError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    StreamDecodeError,
-    StreamError,
-    StreamInterruptedError,
-    UnprocessableEntityError,
-)
-from ._files import FileInput, ProgressCallback
-from ._pagination import AsyncPage, SyncPage
-from ._reply import Reply
-from ._transport import Timeout
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from ._version import __version__
+
+if _TYPE_CHECKING:
+    from ._async_chat import AsyncChat, AsyncChatStream
+    from ._chat import Chat, ChatStream
+    from ._chat_core import ToolHandler
+    from ._client import AsyncChatKit, ChatKit, HeadersSource
+    from ._exceptions import (
+        APIConnectionError,
+        APIError,
+        APIResponseValidationError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ChatKitError,
+        ConfigurationError,
+        ConflictError,
+        InternalServerError,
+        InvalidInputError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        StreamDecodeError,
+        StreamError,
+        StreamInterruptedError,
+        UnprocessableEntityError,
+    )
+    from ._files import FileInput, ProgressCallback
+    from ._pagination import AsyncPage, SyncPage
+    from ._reply import Reply
+    from ._transport import Timeout
+
+# Names are imported on first use, so that `import chatkit_client` (and the `chatkit` command's
+# start-up) does not pay for pydantic and httpx2 until something needs them.
+_LAZY: dict[str, str] = {
+    "APIConnectionError": "._exceptions",
+    "APIError": "._exceptions",
+    "APIResponseValidationError": "._exceptions",
+    "APIStatusError": "._exceptions",
+    "APITimeoutError": "._exceptions",
+    "AsyncChat": "._async_chat",
+    "AsyncChatKit": "._client",
+    "AsyncChatStream": "._async_chat",
+    "AsyncPage": "._pagination",
+    "AuthenticationError": "._exceptions",
+    "BadRequestError": "._exceptions",
+    "Chat": "._chat",
+    "ChatKit": "._client",
+    "ChatKitError": "._exceptions",
+    "ChatStream": "._chat",
+    "ConfigurationError": "._exceptions",
+    "ConflictError": "._exceptions",
+    "FileInput": "._files",
+    "HeadersSource": "._client",
+    "InternalServerError": "._exceptions",
+    "InvalidInputError": "._exceptions",
+    "NotFoundError": "._exceptions",
+    "PermissionDeniedError": "._exceptions",
+    "ProgressCallback": "._files",
+    "RateLimitError": "._exceptions",
+    "Reply": "._reply",
+    "StreamDecodeError": "._exceptions",
+    "StreamError": "._exceptions",
+    "StreamInterruptedError": "._exceptions",
+    "SyncPage": "._pagination",
+    "Timeout": "._transport",
+    "ToolHandler": "._chat_core",
+    "UnprocessableEntityError": "._exceptions",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chatkit_client' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "APIConnectionError",

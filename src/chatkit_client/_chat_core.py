@@ -348,6 +348,8 @@ class TurnDriver:
         return found
 
     def tool_output_request(self, call: ClientToolCallItem, output: object) -> dict[str, Any]:
+        # The server sends no event when a call gets its output, so the Reply learns it here.
+        self.builder.record_client_tool_output(call.id, output)
         thread_id = self.builder.thread_id or self.state.thread_id
         return envelope("threads.add_client_tool_output", {"thread_id": thread_id, "result": output})
 

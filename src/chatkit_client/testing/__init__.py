@@ -21,12 +21,42 @@ except ImportError as err:  # pragma: no cover - depends on the install
         "chatkit_client.testing needs the 'testing' extra: pip install 'chatkit-client[testing]'"
     ) from err
 
-from ._dev import create_dev_app, serve_dev
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from ._emulator import HostedEmulator, RunningEmulator, serve_emulator
 from ._emulator_model import RecordedRequest, Turn
-from ._memory_store import InMemoryStore
 from ._serve import serve_app
-from ._server import LocalChatKitServer, RequestContext, RunningLocalServer, create_local_app, serve_local_server
+
+if _TYPE_CHECKING:
+    from ._dev import create_dev_app, serve_dev
+    from ._memory_store import InMemoryStore
+    from ._server import LocalChatKitServer, RequestContext, RunningLocalServer, create_local_app, serve_local_server
+
+# The local server stands on openai-chatkit, whose import pulls in openai-agents (over a second);
+# emulator-only test suites should not pay for it.
+_LAZY = {
+    "create_dev_app": "._dev",
+    "serve_dev": "._dev",
+    "InMemoryStore": "._memory_store",
+    "LocalChatKitServer": "._server",
+    "RequestContext": "._server",
+    "RunningLocalServer": "._server",
+    "create_local_app": "._server",
+    "serve_local_server": "._server",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chatkit_client.testing' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "HostedEmulator",
