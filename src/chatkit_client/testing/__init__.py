@@ -22,7 +22,8 @@ except ImportError as err:  # pragma: no cover - depends on the install
     ) from err
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
+
+from chatkit_client._lazy import lazy_getattr as _lazy_getattr
 
 from ._emulator import HostedEmulator, RunningEmulator, serve_emulator
 from ._emulator_model import RecordedRequest, Turn
@@ -47,15 +48,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'chatkit_client.testing' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [
