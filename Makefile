@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+	BIN=$(BIN) bash examples/cli_demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -1,0 +1,670 @@
+"""The `chatkit` click group and its commands.
+
+Only click is imported at module level: the client (pydantic, httpx2) and rich load inside the commands
+that need them, so `chatkit --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from .._version import __version__
+from ._errors import EXIT_INTERRUPTED, describe_error
+
+if TYPE_CHECKING:
+    from .._chat import Chat
+    from .._client import ChatKit
+
+__all__ = ["Target", "cli"]
+
+_LARGE_FILE = 1024 * 1024
+
+
+class Target:
+    """Which backend the command talks to, from the global options; builds the client on first use.
+
+    >>> Target(server_url="http://127.0.0.1:8000/chatkit").client().is_self_hosted  # doctest: +SKIP
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        server_url: str | None = None,
+        headers: dict[str, str] | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        workflow: str | None = None,
+        user: str | None = None,
+        client_secret: str | None = None,
+        debug: bool = False,
+    ) -> None:
+        self.server_url = server_url
+        self.headers = headers or {}
+        self.api_key = api_key
+        self.base_url = base_url
+        self.workflow = workflow
+        self.user = user
+        self.client_secret = client_secret
+        self.debug = debug
+        self._client: ChatKit | None = None
+
+    def __repr__(self) -> str:
+        # The API key and client secret stay out of reprs (and so out of --debug tracebacks' locals).
+        return f"Target(server_url={self.server_url!r}, base_url={self.base_url!r}, workflow={self.workflow!r})"
+
+    @property
+    def self_hosted(self) -> bool:
+        return self.server_url is not None
+
+    def client(self) -> ChatKit:
+        if self._client is None:
+            from .._client import ChatKit
+
+            if self.server_url is not None:
+                self._client = ChatKit(server_url=self.server_url, headers=self.headers or None)
+            else:
+                if not self.api_key and not self.client_secret:
+                    raise click.UsageError(
+                        "no ChatKit backend given: pass --server-url URL (or set CHATKIT_SERVER_URL) for your own "
+                        "server, or --api-key KEY (or set OPENAI_API_KEY) for OpenAI's hosted API"
+                    )
+                self._client = ChatKit(api_key=self.api_key or None, base_url=self.base_url)
+        return self._client
+
+    def user_id(self) -> str:
+        """The hosted user; generated (and shown, so it can be reused) when none was given."""
+        if not self.user:
+            import secrets
+
+            self.user = f"cli-{secrets.token_hex(4)}"
+            click.echo(f"user: {self.user} (pass --user or set CHATKIT_USER to keep using these threads)", err=True)
+        return self.user
+
+    def workflow_id(self) -> str:
+        if not self.workflow:
+            raise click.UsageError(
+                "hosted conversations need a workflow: pass --workflow wf_... or set CHATKIT_WORKFLOW_ID"
+            )
+        return self.workflow
+
+    def chat(self, *, thread_id: str | None = None, uploads: bool = False) -> Chat:
+        """A conversation on the target: self-hosted, an existing session, or sessions created for --user."""
+        client = self.client()
+        if self.self_hosted:
+            return client.chat(thread_id=thread_id)
+        if self.client_secret:
+            return client.chat(client_secret=self.client_secret, thread_id=thread_id)
+        workflow = self.workflow_id()
+        config: Any = {"file_upload": {"enabled": True}} if uploads else None
+        return client.chat(user=self.user_id(), workflow=workflow, thread_id=thread_id, chatkit_configuration=config)
+
+    def require_api_key(self, what: str) -> ChatKit:
+        if self.self_hosted:
+            raise click.UsageError(f"{what} is part of OpenAI's hosted API; it does not apply to --server-url")
+        if not self.api_key:
+            raise click.UsageError(f"{what} needs an API key: pass --api-key or set OPENAI_API_KEY")
+        return self.client()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+class _Group(click.Group):
+    """Turns every failure into one `Error: ...` line (exit 1) and Ctrl-C into exit 130."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (`chatkit ... | head`): nothing left to say, and nowhere to say it.
+            _silence_stdout()
+            ctx.exit(1)
+        except Exception as err:
+            target = ctx.obj
+            if isinstance(target, Target) and target.debug:
+                raise
+            _fail(describe_error(err))
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        # Python flushes stdout again at exit; pointing it at /dev/null keeps that from raising a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    raise click.exceptions.Exit(1)
+
+
+def _parse_headers(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition(":")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected 'Name: value', got {value.split(':')[0]!r}...", ctx, param)
+        headers[name.strip()] = rest.strip()
+    return headers
+
+
+def _target(ctx: click.Context) -> Target:
+    target = ctx.find_object(Target)
+    assert target is not None
+    return target
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog="""\b
+Examples:
+  chatkit --server-url http://127.0.0.1:8000/chatkit chat
+  OPENAI_API_KEY=sk-... chatkit --workflow wf_123 send "Hello"
+  chatkit dev-server        # a local server and hosted-API emulator to try it all offline
+""",
+)
+@click.version_option(__version__, "--version", prog_name="chatkit")
+@click.option(
+    "--server-url", envvar="CHATKIT_SERVER_URL", show_envvar=True, metavar="URL", help="Your ChatKit server URL."
+)
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    callback=_parse_headers,
+    help="A header for the self-hosted server; repeatable.",
+)
+@click.option("--api-key", envvar="OPENAI_API_KEY", metavar="KEY", help="OpenAI API key (hosted).", show_envvar=True)
+@click.option("--base-url", envvar="OPENAI_BASE_URL", metavar="URL", help="Hosted API base URL.", show_envvar=True)
+@click.option("--workflow", envvar="CHATKIT_WORKFLOW_ID", metavar="ID", help="Workflow id (hosted).", show_envvar=True)
+@click.option("--user", envvar="CHATKIT_USER", metavar="ID", help="End-user id (hosted).", show_envvar=True)
+@click.option(
+    "--client-secret",
+    envvar="CHATKIT_CLIENT_SECRET",
+    metavar="SECRET",
+    show_envvar=True,
+    help="Use an existing hosted session instead of creating one.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    server_url: str | None,
+    headers: dict[str, str],
+    api_key: str | None,
+    base_url: str | None,
+    workflow: str | None,
+    user: str | None,
+    client_secret: str | None,
+    debug: bool,
+) -> None:
+    """Talk to a ChatKit backend from the terminal: OpenAI's hosted API or your own ChatKit server."""
+    target = Target(
+        server_url=server_url,
+        headers=headers,
+        api_key=api_key,
+        base_url=base_url,
+        workflow=workflow,
+        user=user,
+        client_secret=client_secret,
+        debug=debug,
+    )
+    ctx.obj = target
+    ctx.call_on_close(target.close)
+
+
+# -- chat ------------------------------------------------------------------------------------------
+@cli.command(
+    epilog="""\b
+Example:
+  chatkit --server-url http://127.0.0.1:8000/chatkit chat
+  you> hello
+  You said: hello
+  you> /help
+"""
+)
+@click.option("--thread", "thread_id", metavar="ID", help="Continue this thread.")
+@click.pass_context
+def chat(ctx: click.Context, thread_id: str | None) -> None:
+    """An interactive conversation (type /help for the slash commands; Ctrl-D leaves)."""
+    from ._chat_repl import Repl
+
+    target = _target(ctx)
+    Repl(target, thread_id=thread_id).run()
+
+
+# -- send ------------------------------------------------------------------------------------------
+@cli.command(
+    epilog="""\b
+Examples:
+  chatkit send "What's in this file?" --file report.pdf
+  echo "Hello" | chatkit send - --json | jq -c .type
+  THREAD=$(chatkit send "Hi" 2>&1 >/dev/null | sed -n 's/^thread: //p')
+"""
+)
+@click.argument("text")
+@click.option(
+    "--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Attach a file; repeatable."
+)
+@click.option("--thread", "thread_id", metavar="ID", help="Continue this thread instead of starting one.")
+@click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line (NDJSON).")
+@click.pass_context
+def send(ctx: click.Context, text: str, files: tuple[str, ...], thread_id: str | None, as_json: bool) -> None:
+    """Send one message (TEXT, or `-` to read it from stdin); the answer streams to stdout, the thread id to stderr."""
+    from . import _render
+
+    if text == "-":
+        text = sys.stdin.read().rstrip("\n")
+    if not text.strip() and not files:
+        raise click.UsageError("nothing to send: TEXT is empty and no --file was given")
+    target = _target(ctx)
+    conversation = target.chat(thread_id=thread_id, uploads=bool(files))
+    view = _render.PlainView()
+    stream = conversation.stream(text or None, files=list(files) or None)
+    try:
+        with stream:
+            for event in stream:
+                if as_json:
+                    _render.echo_json(event.model_dump(mode="json", exclude_none=True))
+                else:
+                    _render.render_event(view, event)
+    finally:
+        view.finish()
+        thread = conversation.thread_id or stream.reply.thread_id
+        if thread:
+            click.echo(f"thread: {thread}", err=True)
+    pending = stream.reply.pending_client_tool_call
+    if pending is not None and not as_json:
+        click.echo(
+            f"the thread waits for the output of client tool {pending.name!r}; "
+            f"answer it with `chatkit chat --thread {conversation.thread_id}`",
+            err=True,
+        )
+
+
+# -- threads ---------------------------------------------------------------------------------------
+@cli.group(
+    cls=_Group,
+    epilog="""\b
+Examples:
+  chatkit --server-url http://127.0.0.1:8000/chatkit threads list
+  chatkit --user user_123 threads list --json | jq -r .id     # hosted admin API (API key)
+  chatkit threads items cthr_123
+""",
+)
+def threads() -> None:
+    """List, show, rename and delete threads.
+
+    Over the conversation protocol for self-hosted servers and hosted sessions (--client-secret), or through
+    the hosted admin API when only an API key is given (--user filters).
+    """
+
+
+@contextmanager
+def _threads_backend(ctx: click.Context) -> Iterator[tuple[Chat | None, ChatKit]]:
+    """A Chat for protocol calls, or None when the hosted admin REST API is the way."""
+    target = _target(ctx)
+    if target.self_hosted or target.client_secret:
+        conversation = target.chat()
+        yield conversation, target.client()
+    else:
+        yield None, target.require_api_key("the threads admin API")
+
+
+def _json_option(func: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line).")(func)
+
+
+@threads.command(
+    "list",
+    epilog="""\b
+Example:
+  chatkit threads list --limit 5
+""",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many threads.")
+@_json_option
+@click.pass_context
+def threads_list(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """The newest threads first."""
+    from itertools import islice
+
+    from . import _render
+
+    with _threads_backend(ctx) as (conversation, client):
+        page: Any
+        if conversation is not None:
+            page = conversation.threads(limit=min(limit, 100))
+        else:
+            page = client.threads.list(user=_target(ctx).user, limit=min(limit, 100))
+        found = list(islice(page, limit))
+    if as_json:
+        for thread in found:
+            _render.echo_json(thread.model_dump(mode="json", exclude_none=True, exclude={"items"}))
+    elif not found:
+        click.echo("no threads", err=True)
+    else:
+        _render.thread_table(found, _render.console())
+
+
+@threads.command(
+    "show",
+    epilog="""\b
+Example:
+  chatkit threads show cthr_123 --json
+""",
+)
+@click.argument("thread_id", metavar="ID")
+@_json_option
+@click.pass_context
+def threads_show(ctx: click.Context, thread_id: str, as_json: bool) -> None:
+    """A thread's id, title, creation time and status."""
+    from . import _render
+
+    with _threads_backend(ctx) as (conversation, client):
+        thread: Any = conversation.get_thread(thread_id) if conversation else client.threads.retrieve(thread_id)
+    if as_json:
+        _render.echo_json(thread.model_dump(mode="json", exclude_none=True, exclude={"items"}))
+        return
+    rows = {
+        "id": thread.id,
+        "title": thread.title or "",
+        "created": thread.created_at.isoformat() if thread.created_at else "",
+        "status": thread.status.type,
+    }
+    if getattr(thread, "user", None):
+        rows["user"] = thread.user
+    for key, value in rows.items():
+        click.echo(f"{key + ':':9}{value}")
+
+
+@threads.command(
+    "items",
+    epilog="""\b
+Example:
+  chatkit threads items cthr_123 --json | jq -r .type
+""",
+)
+@click.argument("thread_id", metavar="ID")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="At most this many items.")
+@_json_option
+@click.pass_context
+def threads_items(ctx: click.Context, thread_id: str, limit: int, as_json: bool) -> None:
+    """A thread's items, oldest first."""
+    from itertools import islice
+
+    from . import _render
+
+    with _threads_backend(ctx) as (conversation, client):
+        page: Any
+        if conversation is not None:
+            page = conversation.items(thread_id, limit=min(limit, 100))
+        else:
+            page = client.threads.list_items(thread_id, limit=min(limit, 100), order="asc")
+        found = list(islice(page, limit))
+    if as_json:
+        for item in found:
+            _render.echo_json(item.model_dump(mode="json", exclude_none=True))
+    else:
+        _render.items_table(found, _render.console())
+
+
+@threads.command(
+    "rename",
+    epilog="""\b
+Example:
+  chatkit threads rename cthr_123 "Trip to Lisbon"
+""",
+)
+@click.argument("thread_id", metavar="ID")
+@click.argument("title")
+@_json_option
+@click.pass_context
+def threads_rename(ctx: click.Context, thread_id: str, title: str, as_json: bool) -> None:
+    """Set a thread's title (over the protocol: self-hosted, or hosted with --client-secret)."""
+    from . import _render
+
+    with _threads_backend(ctx) as (conversation, _client):
+        if conversation is None:
+            _fail("the hosted admin API cannot rename threads; pass --client-secret of a session of the thread's user")
+        thread = conversation.rename(title, thread_id=thread_id)
+    if as_json:
+        _render.echo_json(thread.model_dump(mode="json", exclude_none=True, exclude={"items"}))
+    else:
+        click.echo(f"renamed {thread.id}: {thread.title}")
+
+
+@threads.command(
+    "delete",
+    epilog="""\b
+Example:
+  chatkit threads delete cthr_123
+""",
+)
+@click.argument("thread_id", metavar="ID")
+@_json_option
+@click.pass_context
+def threads_delete(ctx: click.Context, thread_id: str, as_json: bool) -> None:
+    """Delete a thread and its items."""
+    from . import _render
+
+    with _threads_backend(ctx) as (conversation, client):
+        if conversation is not None:
+            conversation.delete_thread(thread_id)
+        else:
+            client.threads.delete(thread_id)
+    if as_json:
+        _render.echo_json({"id": thread_id, "deleted": True})
+    else:
+        click.echo(f"deleted {thread_id}")
+
+
+# -- sessions --------------------------------------------------------------------------------------
+@cli.group(
+    cls=_Group,
+    epilog="""\b
+Examples:
+  chatkit sessions create --workflow wf_123 --user user_123 --expires-in 600
+  chatkit sessions cancel cksess_123
+""",
+)
+def sessions() -> None:
+    """Create and cancel hosted ChatKit sessions (API key)."""
+
+
+@sessions.command(
+    "create",
+    epilog="""\b
+Example:
+  SECRET=$(chatkit sessions create --workflow wf_123 | jq -r .client_secret)
+""",
+)
+@click.option("--user", metavar="ID", help="End-user id (default: the global --user, else generated).")
+@click.option("--workflow", metavar="ID", help="Workflow id (default: the global --workflow).")
+@click.option("--expires-in", type=click.IntRange(1, 600), metavar="SECONDS", help="Lifetime of the client secret.")
+@click.option("--uploads/--no-uploads", default=None, help="Allow file uploads in the session.")
+@click.option("--max-requests", type=click.IntRange(min=1), metavar="N", help="Rate limit: requests per minute.")
+@click.pass_context
+def sessions_create(
+    ctx: click.Context,
+    user: str | None,
+    workflow: str | None,
+    expires_in: int | None,
+    uploads: bool | None,
+    max_requests: int | None,
+) -> None:
+    """Create a session and print it as JSON, client secret included (hand that to a front end)."""
+    import json
+
+    target = _target(ctx)
+    client = target.require_api_key("sessions create")
+    if user:
+        target.user = user
+    if workflow:
+        target.workflow = workflow
+    session = client.sessions.create(
+        user=target.user_id(),
+        workflow=target.workflow_id(),
+        expires_after={"anchor": "created_at", "seconds": expires_in} if expires_in else None,
+        chatkit_configuration={"file_upload": {"enabled": uploads}} if uploads is not None else None,
+        rate_limits={"max_requests_per_1_minute": max_requests} if max_requests else None,
+    )
+    click.echo(json.dumps(session.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False))
+
+
+@sessions.command(
+    "cancel",
+    epilog="""\b
+Example:
+  chatkit sessions cancel cksess_123
+""",
+)
+@click.argument("session_id", metavar="ID")
+@click.pass_context
+def sessions_cancel(ctx: click.Context, session_id: str) -> None:
+    """Cancel a session: its client secret stops working at once."""
+    from . import _render
+
+    client = _target(ctx).require_api_key("sessions cancel")
+    session = client.sessions.cancel(session_id)
+    _render.echo_json(session.model_dump(mode="json", exclude_none=True, exclude={"client_secret"}))
+
+
+# -- upload ----------------------------------------------------------------------------------------
+@cli.command(
+    epilog="""\b
+Examples:
+  chatkit --server-url http://127.0.0.1:8000/chatkit upload notes.txt
+  chatkit upload big.pdf --client-secret ek_...     # hosted, with a session's secret
+"""
+)
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--client-secret", metavar="SECRET", help="Upload with this hosted session (default: a new session).")
+@click.pass_context
+def upload(ctx: click.Context, paths: tuple[str, ...], client_secret: str | None) -> None:
+    """Upload files and print each one's id (as JSON lines); a progress bar shows for large files."""
+    import os
+
+    from . import _render
+
+    target = _target(ctx)
+    if target.self_hosted:
+        conversation = target.chat()
+        for path in paths:
+            _render.echo_json(conversation.upload(path).model_dump(mode="json", exclude_none=True))
+        return
+    if client_secret:
+        target.client_secret = client_secret
+    secret = target.client_secret
+    client = target.client()
+    if not secret:
+        session = target.require_api_key("upload").sessions.create(
+            user=target.user_id(),
+            workflow=target.workflow_id(),
+            chatkit_configuration={"file_upload": {"enabled": True}},
+        )
+        click.echo(f"session: {session.id}", err=True)
+        secret = session.client_secret
+    for path in paths:
+        if os.path.getsize(path) > _LARGE_FILE:
+            uploaded = _upload_with_progress(client, path, secret)
+        else:
+            uploaded = client.files.upload(path, client_secret=secret)
+        _render.echo_json(uploaded.model_dump(mode="json", exclude_none=True))
+
+
+def _upload_with_progress(client: ChatKit, path: str, secret: str) -> Any:
+    import os
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from . import _render
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=_render.console(stderr=True), transient=False) as progress:
+        task = progress.add_task(os.path.basename(path), total=os.path.getsize(path))
+
+        def on_progress(sent: int, total: int | None) -> None:
+            progress.update(task, completed=sent, total=total)
+
+        return client.files.upload(path, client_secret=secret, on_progress=on_progress)
+
+
+# -- dev-server ------------------------------------------------------------------------------------
+@cli.command(
+    "dev-server",
+    epilog="""\b
+Example:
+  chatkit dev-server --port 8000 &
+  chatkit --server-url http://127.0.0.1:8000/chatkit send "hello"
+""",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+def dev_server(port: int, host: str) -> None:
+    """Serve a local ChatKit server (at /chatkit) and the hosted-API emulator (under /v1) until Ctrl-C."""
+    import socket
+
+    try:
+        import uvicorn
+
+        from ..testing import HostedEmulator, LocalChatKitServer, create_dev_app
+    except ImportError:
+        _fail("dev-server needs the testing extra: pip install 'chatkit-client[testing]'")
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        # Bound here, not by uvicorn, so a busy port is one clear error line and port 0 shows its real number.
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        _fail(f"cannot listen on {host}:{port}: {err.strerror or err}")
+    bound = sock.getsockname()[1]
+    emulator = HostedEmulator()
+    server = LocalChatKitServer()
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    origin = f"http://{shown}:{bound}"
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        click.echo(f"warning: listening on {host}, reachable from other machines; this server has no auth", err=True)
+    click.echo(
+        f"ChatKit dev server on {origin}\n"
+        f"  self-hosted endpoint: {origin}/chatkit\n"
+        f"  hosted emulator:      {origin}/v1 (API key {emulator.api_key})\n\n"
+        "Try:\n"
+        f"  chatkit --server-url {origin}/chatkit chat\n"
+        f"  chatkit --base-url {origin}/v1 --api-key {emulator.api_key} --workflow wf_demo chat\n\n"
+        "Press Ctrl-C to stop."
+    )
+    sys.stdout.flush()
+    config = uvicorn.Config(
+        create_dev_app(emulator, server),
+        host=host,
+        port=bound,
+        log_level="warning",
+        lifespan="off",
+        timeout_keep_alive=30,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+        server.store.close()
