@@ -4,15 +4,18 @@ One deterministic stream of 20,000 events (almost all `thread.item.updated` text
 /work/shared/docs/wire-protocol.md §4.4-4.5) is fed in 1 KiB and in 16-byte chunks to each decoder, and every
 payload goes through `json.loads`, so each row does the same work as the next. Rows:
 
-- ours: `chatkit_client._sse.SSEDecoder.feed`, on the chunks directly;
+- project, decoder only: `chatkit_client._sse.SSEDecoder.feed`, on the chunks directly;
 - ours via httpx2 Response: the same, fed by `httpx2.Response.iter_bytes()` as the client will run it;
 - openai SSEDecoder: `openai._streaming.SSEDecoder().iter_bytes(chunks)`, as openai's `Stream` drives it;
 - httpx2 EventSource: `httpx2.EventSource` over an `httpx2.Response` whose body is the chunks in memory
   (so it includes `Response.iter_text()`, which EventSource cannot do without);
 - httpx2 _SSEParser: httpx2's internal parser alone, fed str chunks from an incremental UTF-8 decoder;
-- floor: split the bytes on blank lines, nothing else (not a correct SSE decoder; the lower bound).
+- floor: split the bytes on blank lines, nothing else (not a correct SSE decoder; the lower bound);
+- project, typed: the client's whole path, bytes -> `SSEDecoder` -> `parse_event` (pydantic models) ->
+  `ReplyBuilder.apply` -> `reply()`, timed on its own (it does more than `json.loads`, which is the point).
 
-Before timing, every row must return exactly the payloads the stream was built from.
+Before timing, every row must return exactly the payloads the stream was built from, and the typed path
+must finish a Reply whose text is the concatenation of the stream's deltas.
 
 To add a row (for example the typed path, events -> pydantic models -> Reply), add a function with the
 `Driver` signature to `DRIVERS`, or pass it to `run(extra_drivers=...)`; `build_stream()`, `chunked()` and
@@ -34,7 +37,9 @@ import httpx2
 from httpx2._sse import _SSEParser
 from openai._streaming import SSEDecoder as OpenAISSEDecoder
 
+from chatkit_client._reply import Reply, ReplyBuilder
 from chatkit_client._sse import SSEDecoder
+from chatkit_client.types import parse_event
 
 Load = Callable[[Any], Any]
 Driver = Callable[[list[bytes], Load], list[Any]]
@@ -235,14 +240,41 @@ def decode_floor(chunks: list[bytes], load: Load) -> list[Any]:
     return out
 
 
+DECODER_ONLY = "project, decoder only (SSEDecoder)"
+
 DRIVERS: dict[str, Driver] = {
-    "ours": decode_ours,
+    DECODER_ONLY: decode_ours,
     "ours via httpx2 Response": decode_ours_via_response,
     "openai SSEDecoder": decode_openai,
     "httpx2 EventSource": decode_httpx2_event_source,
     "httpx2 _SSEParser (internal)": decode_httpx2_parser,
     "floor: split on blank lines": decode_floor,
 }
+
+
+def decode_typed(chunks: list[bytes]) -> Reply:
+    """The project's full path from bytes to a finished Reply, as `Chat.stream` runs it per chunk."""
+    decoder = SSEDecoder()
+    builder = ReplyBuilder()
+    apply = builder.apply
+    for chunk in chunks:
+        for data in decoder.feed(chunk):
+            apply(parse_event(data))
+    for data in decoder.flush():
+        apply(parse_event(data))
+    return builder.reply()
+
+
+def expected_text(n: int = FULL_EVENTS, *, seed: int = 2026) -> str:
+    """The assistant text of `build_stream(n, seed=seed)`: the `text` of its final `thread.item.done`."""
+    final = json.loads(build_events(n, seed=seed)[-1])
+    return str(final["item"]["content"][0]["text"])
+
+
+def check_typed(chunks: list[bytes], text: str) -> None:
+    reply = decode_typed(chunks)
+    if reply.text != text:
+        raise AssertionError(f"typed path: reply text of {len(reply.text)} chars, {len(text)} expected")
 
 
 def _as_text(data: str | bytes) -> str:
@@ -265,6 +297,19 @@ def _time_once(driver: Driver, chunks: list[bytes]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def _time_typed(chunks: list[bytes]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    reply = decode_typed(chunks)
+    _ = reply.text  # the text is joined lazily; a user reads it, so the row pays for it
+    return (time.perf_counter() - started) * 1000
+
+
+TYPED = "project, typed (SSEDecoder -> parse_event -> Reply)"
+OPENAI = "openai SSEDecoder"
+FLOOR = "floor: split on blank lines"
+
+
 def run(
     n_events: int = FULL_EVENTS,
     *,
@@ -276,33 +321,60 @@ def run(
     drivers = {**DRIVERS, **(extra_drivers or {})}
     stream = build_stream(n_events)
     expected = expected_payloads(n_events)
-    medians: dict[str, dict[int, float]] = {name: {} for name in drivers}
+    text = expected_text(n_events)
+    names = [TYPED, *drivers]
+    medians: dict[str, dict[int, float]] = {name: {} for name in names}
     for size in chunk_sizes:
         chunks = chunked(stream, size)
         check(drivers, chunks, expected)
-        samples: dict[str, list[float]] = {name: [] for name in drivers}
+        check_typed(chunks, text)
+        samples: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(runs):
             # Interleaved, so that a slow moment of the machine hits every row alike.
+            samples[TYPED].append(_time_typed(chunks))
             for name, driver in drivers.items():
                 samples[name].append(_time_once(driver, chunks))
-        for name in drivers:
+        for name in names:
             medians[name][size] = statistics.median(samples[name])
 
     table = []
-    for name in drivers:
+    for name in names:
         row: dict[str, Any] = {"decoder": name}
         for size in chunk_sizes:
             label = _size_label(size)
             row[f"{label} ms"] = medians[name][size]
-            row[f"{label} ×ours"] = medians[name][size] / medians["ours"][size]
+            row[f"{label} ×typed"] = medians[name][size] / medians[TYPED][size]
         table.append(row)
+    goals = []
+    for size in chunk_sizes:
+        label = _size_label(size)
+        vs_openai = medians[TYPED][size] / medians[OPENAI][size]
+        vs_floor = medians[TYPED][size] / medians[FLOOR][size]
+        goals.append(
+            {
+                "chunks": label,
+                "typed ms": medians[TYPED][size],
+                "openai+json ms": medians[OPENAI][size],
+                "typed/openai": vs_openai,
+                "goal ≤1": "met" if vs_openai <= 1 else "NOT met",
+                "floor ms": medians[FLOOR][size],
+                "typed/floor": vs_floor,
+                "goal ≤2": "met" if vs_floor <= 2 else "NOT met",
+            }
+        )
+    notes = {
+        f"{g['chunks']}: typed / openai+json (goal ≤ 1)": f"{g['typed/openai']:.2f} {g['goal ≤1']}" for g in goals
+    } | {f"{g['chunks']}: typed / floor (goal ≤ 2)": f"{g['typed/floor']:.2f} {g['goal ≤2']}" for g in goals}
     return {
+        **notes,
         "title": f"SSE decode + json.loads: {n_events:,} events, {len(stream):,} bytes, median of {runs}",
         "table": table,
         "events": n_events,
         "stream_bytes": len(stream),
         "runs": runs,
         "payloads_identical": True,
+        "typed_reply_correct": True,
+        "goals": goals,
         "ms": {name: {str(size): ms for size, ms in by_size.items()} for name, by_size in medians.items()},
     }
 
