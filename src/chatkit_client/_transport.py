@@ -330,6 +330,9 @@ class SyncTransport(_TransportBase):
             except APIConnectionError as err:
                 if response is not None:
                     response.close()
+                    if response.is_success:
+                        # A 2xx status line means the server took the request: resending would repeat it.
+                        raise
                 time.sleep(self._delay_after_error(spec, err, attempt, retries))
                 attempt += 1
                 continue
@@ -420,6 +423,9 @@ class AsyncTransport(_TransportBase):
             except APIConnectionError as err:
                 if response is not None:
                     await response.aclose()
+                    if response.is_success:
+                        # A 2xx status line means the server took the request: resending would repeat it.
+                        raise
                 await asyncio.sleep(self._delay_after_error(spec, err, attempt, retries))
                 attempt += 1
                 continue
