@@ -6,10 +6,11 @@ Tool handlers may be plain functions or coroutines. The logic lives in `_chat_co
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._chat_core import (
     ChatState,
@@ -18,28 +19,32 @@ from ._chat_core import (
     TurnDriver,
     check_attachment_ids,
     check_hosted_uploads,
-    last_user_message_id,
+    newest_user_message_id,
     parse_attachment,
     parse_thread,
     prepare_files,
-    same_origin,
     tool_output,
+    upload_spec,
     upload_target,
 )
-from ._exceptions import APIConnectionError, AuthenticationError, InvalidInputError
+from ._exceptions import APIConnectionError, AuthenticationError
 from ._files import FileInput, PreparedFile, prepare_file
 from ._pagination import AsyncPage, parse_page
 from ._protocol import (
     action_params,
-    check_json_serialisable,
+    attachment_create_request,
     envelope,
     feedback_params,
     list_params,
+    message_request,
+    rename_request,
     require_thread,
+    retry_request,
+    tool_output_request,
     user_input,
 )
 from ._reply import Reply
-from ._transport import AsyncByteStream, RequestSpec
+from ._transport import AsyncByteStream
 from .types import (
     AssistantMessageContentPartTextDelta,
     Attachment,
@@ -56,6 +61,8 @@ if TYPE_CHECKING:
     from ._client import AsyncChatKit
 
 __all__ = ["AsyncChat", "AsyncChatStream"]
+
+T = TypeVar("T")
 
 
 class AsyncChatStream:
@@ -95,7 +102,7 @@ class AsyncChatStream:
             call, handler = found
             try:
                 result = handler(dict(call.arguments))
-                if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+                if inspect.isawaitable(result):
                     result = await result
                 output = tool_output(call, result)
             except Exception as err:
@@ -243,11 +250,7 @@ class AsyncChat:
 
         async def first_request() -> dict[str, Any]:
             uploaded = await self._upload_all(prepared)
-            message = {**template, "attachments": ids + uploaded}
-            thread_id = self._state.thread_id
-            if thread_id:
-                return envelope("threads.add_user_message", {"thread_id": thread_id, "input": message})
-            return envelope("threads.create", {"input": message})
+            return message_request({**template, "attachments": ids + uploaded}, self._state.thread_id)
 
         return AsyncChatStream(self, first_request, keep_events=keep_events)
 
@@ -262,9 +265,7 @@ class AsyncChat:
 
         async def first_request() -> dict[str, Any]:
             target = item_id or self._state.last_user_item_id or await self._find_last_user_message(thread_id)
-            if not target:
-                raise InvalidInputError("item_id", "there is no user message in this thread to retry from")
-            return envelope("threads.retry_after_item", {"thread_id": thread_id, "item_id": target})
+            return retry_request(thread_id, target)
 
         return AsyncChatStream(self, first_request)
 
@@ -275,9 +276,7 @@ class AsyncChat:
 
     async def add_tool_output(self, result: object) -> Reply:
         """Answer the pending client tool call with `result` (JSON-serialisable) and return the answer."""
-        check_json_serialisable(result, "result")
-        params = {"thread_id": require_thread(self._state.thread_id, "add_tool_output"), "result": result}
-        return await self._turn(envelope("threads.add_client_tool_output", params))
+        return await self._turn(tool_output_request(require_thread(self._state.thread_id, "add_tool_output"), result))
 
     async def _turn(self, request: dict[str, Any]) -> Reply:
         async def first_request() -> dict[str, Any]:
@@ -325,10 +324,8 @@ class AsyncChat:
 
     async def rename(self, title: str, *, thread_id: str | None = None) -> Thread:
         """Set a thread's title."""
-        if not isinstance(title, str) or not title.strip():
-            raise InvalidInputError("title", "must be a non-empty string")
         thread = require_thread(thread_id or self._state.thread_id, "rename")
-        return parse_thread(await self._call(envelope("threads.update", {"thread_id": thread, "title": title})))
+        return parse_thread(await self._call(rename_request(thread, title)))
 
     async def delete_thread(self, thread_id: str | None = None) -> None:
         """Delete a thread (default: this Chat's, which then starts a new one with the next message)."""
@@ -353,7 +350,7 @@ class AsyncChat:
     # -- plumbing ------------------------------------------------------------------------------
     async def _find_last_user_message(self, thread_id: str) -> str | None:
         page = await self._items_page(list_params(limit=20, order="desc", after=None, thread_id=thread_id))
-        return last_user_message_id(list(reversed(page.data)))
+        return newest_user_message_id(page.data)
 
     async def _ensure_session(self) -> ChatSession | None:
         """Create or renew the hosted session when needed; exactly one task does it at a time."""
@@ -377,37 +374,36 @@ class AsyncChat:
                 state.install(await self._client.sessions.create(**state.params))
         return True
 
-    async def _spec(self, request: dict[str, Any], *, streaming: bool) -> tuple[RequestSpec, str | None]:
-        accept = "text/event-stream" if streaming else "application/json"
-        if self._session is None:
-            assert self._client.server_url is not None
-            headers = {**self._client._server_headers(), "Accept": accept}
-            return RequestSpec("POST", self._client.server_url, headers=headers, json=request), None
-        await self._ensure_session()
-        secret = self._session.secret()
-        return self._client._secret_spec("POST", "/chatkit/conversation", secret, json=request, accept=accept), secret
+    async def _authenticated(self, send: Callable[[str | None], Awaitable[T]]) -> T:
+        """Run `send` with the current client secret (None when self-hosted); after a 401 on a session
+        this Chat can renew, renew once and run it again."""
+        for last_try in (False, True):
+            secret = None
+            if self._session is not None:
+                await self._ensure_session()
+                secret = self._session.secret()
+            try:
+                return await send(secret)
+            except AuthenticationError:
+                if last_try or secret is None or not await self._renew_after_401(secret):
+                    raise
+        raise AssertionError("unreachable")
 
     async def _call(self, request: dict[str, Any]) -> Any:
-        renewed = False
-        while True:
-            spec, secret = await self._spec(request, streaming=False)
-            try:
-                return (await self._client._transport.request(spec)).json()
-            except AuthenticationError:
-                if renewed or secret is None or not await self._renew_after_401(secret):
-                    raise
-                renewed = True
+        client = self._client
+
+        async def send(secret: str | None) -> Any:
+            return (await client._transport.request(client._protocol_spec(request, secret))).json()
+
+        return await self._authenticated(send)
 
     async def _open_stream(self, stack: AsyncExitStack, request: dict[str, Any]) -> AsyncByteStream:
-        renewed = False
-        while True:
-            spec, secret = await self._spec(request, streaming=True)
-            try:
-                return await stack.enter_async_context(self._client._transport.stream(spec))
-            except AuthenticationError:
-                if renewed or secret is None or not await self._renew_after_401(secret):
-                    raise
-                renewed = True
+        client = self._client
+
+        async def send(secret: str | None) -> AsyncByteStream:
+            return await stack.enter_async_context(client._transport.stream(client._protocol_spec(request, secret)))
+
+        return await self._authenticated(send)
 
     async def _upload_all(self, prepared: list[PreparedFile]) -> list[str]:
         if not prepared:
@@ -418,58 +414,30 @@ class AsyncChat:
         return [(await self._upload_self_hosted(item)).id for item in prepared]
 
     async def _upload_hosted(self, prepared: PreparedFile) -> UploadedFile:
-        assert self._session is not None
-        renewed = False
-        while True:
-            await self._ensure_session()
-            secret = self._session.secret()
-            try:
-                return await self._client.files.upload(
-                    (prepared.filename, _content(prepared), prepared.mime_type), client_secret=secret
-                )
-            except AuthenticationError:
-                if renewed or not await self._renew_after_401(secret):
-                    raise
-                renewed = True
+        files = self._client.files
+
+        async def upload(secret: str | None) -> UploadedFile:
+            assert secret is not None  # hosted Chats always have one
+            return await files._upload_prepared(prepared, secret)
+
+        return await self._authenticated(upload)
 
     async def _upload_self_hosted(self, prepared: PreparedFile) -> Attachment:
-        server_url = self._client.server_url
-        assert server_url is not None
-        headers = self._client._server_headers()
-        if self._client.upload_url is not None:
-            url, method, extra = self._client.upload_url, "POST", dict[str, str]()
+        client = self._client
+        assert client.server_url is not None
+        created: Attachment | None = None
+        target: tuple[str, str, Mapping[str, str]] | None = None
+        if client.upload_url is not None:
+            target = (client.upload_url, "POST", {})
         else:
-            if prepared.size is None:
-                raise InvalidInputError(
-                    "files", f"{prepared.filename}: its size is unknown; pass a path, bytes or a seekable file"
-                )
             created = parse_attachment(
-                await self._call(
-                    envelope(
-                        "attachments.create",
-                        {"name": prepared.filename, "size": prepared.size, "mime_type": prepared.mime_type},
-                    )
-                )
+                await self._call(attachment_create_request(prepared.filename, prepared.size, prepared.mime_type))
             )
             target = upload_target(created)
             if target is None:
                 return created
-            url, method, extra = target
-        # The app's own credentials go only to the app's own origin, never to a storage URL elsewhere.
-        sent = {**(headers if same_origin(url, server_url) else {}), **extra, "Accept": "application/json"}
+        headers = client._server_headers()
         with prepared.open() as handle:
-            spec = RequestSpec(
-                method, url, headers=sent, files={"file": (prepared.filename, handle, prepared.mime_type)}
-            )
-            response = await self._client._transport.request(spec)
-        if self._client.upload_url is not None:
-            return parse_attachment(response.json())
-        return created
-
-
-def _content(prepared: PreparedFile) -> Any:
-    if prepared.path is not None:
-        return prepared.path
-    if prepared.data is not None:
-        return prepared.data
-    return prepared.fileobj
+            spec = upload_spec(prepared, handle, target, server_url=client.server_url, server_headers=headers)
+            response = await client._transport.request(spec)
+        return created if created is not None else parse_attachment(response.json())

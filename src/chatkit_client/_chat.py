@@ -6,10 +6,11 @@ calls tool handlers. `_async_chat` is its twin, method for method.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._chat_core import (
     ChatState,
@@ -18,28 +19,32 @@ from ._chat_core import (
     TurnDriver,
     check_attachment_ids,
     check_hosted_uploads,
-    last_user_message_id,
+    newest_user_message_id,
     parse_attachment,
     parse_thread,
     prepare_files,
-    same_origin,
     tool_output,
+    upload_spec,
     upload_target,
 )
-from ._exceptions import APIConnectionError, AuthenticationError, InvalidInputError
+from ._exceptions import APIConnectionError, AuthenticationError
 from ._files import FileInput, PreparedFile, prepare_file
 from ._pagination import SyncPage, parse_page
 from ._protocol import (
     action_params,
-    check_json_serialisable,
+    attachment_create_request,
     envelope,
     feedback_params,
     list_params,
+    message_request,
+    rename_request,
     require_thread,
+    retry_request,
+    tool_output_request,
     user_input,
 )
 from ._reply import Reply
-from ._transport import ByteStream, RequestSpec
+from ._transport import ByteStream
 from .types import (
     AssistantMessageContentPartTextDelta,
     Attachment,
@@ -56,6 +61,8 @@ if TYPE_CHECKING:
     from ._client import ChatKit
 
 __all__ = ["Chat", "ChatStream"]
+
+T = TypeVar("T")
 
 
 class ChatStream:
@@ -158,6 +165,8 @@ class Chat:
     ) -> None:
         self._client = client
         self._session = session
+        # Held while creating a session, so that concurrent threads create exactly one.
+        self._session_lock = threading.Lock()
         self._state = ChatState(thread_id=thread_id)
         for name, handler in (client_tools or {}).items():
             self._state.register_tool(name, handler)
@@ -246,11 +255,7 @@ class Chat:
 
         def first_request() -> dict[str, Any]:
             uploaded = self._upload_all(prepared)
-            message = {**template, "attachments": ids + uploaded}
-            thread_id = self._state.thread_id
-            if thread_id:
-                return envelope("threads.add_user_message", {"thread_id": thread_id, "input": message})
-            return envelope("threads.create", {"input": message})
+            return message_request({**template, "attachments": ids + uploaded}, self._state.thread_id)
 
         return ChatStream(self, first_request, keep_events=keep_events)
 
@@ -265,23 +270,21 @@ class Chat:
 
         def first_request() -> dict[str, Any]:
             target = item_id or self._state.last_user_item_id or self._find_last_user_message(thread_id)
-            if not target:
-                raise InvalidInputError("item_id", "there is no user message in this thread to retry from")
-            return envelope("threads.retry_after_item", {"thread_id": thread_id, "item_id": target})
+            return retry_request(thread_id, target)
 
         return ChatStream(self, first_request)
 
     def custom_action(self, action: Mapping[str, Any], *, item_id: str | None = None) -> Reply:
         """Press a widget action (`{"type": ..., "payload": ...}`) on `item_id` and return the answer."""
         params = action_params(require_thread(self._state.thread_id, "custom_action"), action, item_id)
-        with ChatStream(self, lambda: envelope("threads.custom_action", params)) as stream:
-            return stream.get_final_reply()
+        return self._turn(envelope("threads.custom_action", params))
 
     def add_tool_output(self, result: object) -> Reply:
         """Answer the pending client tool call with `result` (JSON-serialisable) and return the answer."""
-        check_json_serialisable(result, "result")
-        params = {"thread_id": require_thread(self._state.thread_id, "add_tool_output"), "result": result}
-        with ChatStream(self, lambda: envelope("threads.add_client_tool_output", params)) as stream:
+        return self._turn(tool_output_request(require_thread(self._state.thread_id, "add_tool_output"), result))
+
+    def _turn(self, request: dict[str, Any]) -> Reply:
+        with ChatStream(self, lambda: request) as stream:
             return stream.get_final_reply()
 
     # -- threads over the protocol ---------------------------------------------------------------
@@ -321,10 +324,8 @@ class Chat:
 
     def rename(self, title: str, *, thread_id: str | None = None) -> Thread:
         """Set a thread's title."""
-        if not isinstance(title, str) or not title.strip():
-            raise InvalidInputError("title", "must be a non-empty string")
         thread = require_thread(thread_id or self._state.thread_id, "rename")
-        return parse_thread(self._call(envelope("threads.update", {"thread_id": thread, "title": title})))
+        return parse_thread(self._call(rename_request(thread, title)))
 
     def delete_thread(self, thread_id: str | None = None) -> None:
         """Delete a thread (default: this Chat's, which then starts a new one with the next message)."""
@@ -349,14 +350,14 @@ class Chat:
     # -- plumbing ------------------------------------------------------------------------------
     def _find_last_user_message(self, thread_id: str) -> str | None:
         page = self._items_page(list_params(limit=20, order="desc", after=None, thread_id=thread_id))
-        return last_user_message_id(list(reversed(page.data)))
+        return newest_user_message_id(page.data)
 
     def _ensure_session(self) -> ChatSession | None:
         """Create or renew the hosted session when needed; exactly one caller does it at a time."""
         state = self._session
         assert state is not None
         if state.needs_session():
-            with state.lock:
+            with self._session_lock:
                 if state.needs_session():
                     assert state.params is not None
                     state.install(self._client.sessions.create(**state.params))
@@ -366,44 +367,39 @@ class Chat:
         state = self._session
         if state is None or not state.can_renew:
             return False
-        with state.lock:
+        with self._session_lock:
             # Another thread may have renewed already; the secret that failed tells us.
             if state.is_current(used_secret):
                 assert state.params is not None
                 state.install(self._client.sessions.create(**state.params))
         return True
 
-    def _spec(self, request: dict[str, Any], *, streaming: bool) -> tuple[RequestSpec, str | None]:
-        accept = "text/event-stream" if streaming else "application/json"
-        if self._session is None:
-            assert self._client.server_url is not None
-            headers = {**self._client._server_headers(), "Accept": accept}
-            return RequestSpec("POST", self._client.server_url, headers=headers, json=request), None
-        self._ensure_session()
-        secret = self._session.secret()
-        return self._client._secret_spec("POST", "/chatkit/conversation", secret, json=request, accept=accept), secret
+    def _authenticated(self, send: Callable[[str | None], T]) -> T:
+        """Run `send` with the current client secret (None when self-hosted); after a 401 on a session
+        this Chat can renew, renew once and run it again."""
+        for last_try in (False, True):
+            secret = None
+            if self._session is not None:
+                self._ensure_session()
+                secret = self._session.secret()
+            try:
+                return send(secret)
+            except AuthenticationError:
+                if last_try or secret is None or not self._renew_after_401(secret):
+                    raise
+        raise AssertionError("unreachable")
 
     def _call(self, request: dict[str, Any]) -> Any:
-        renewed = False
-        while True:
-            spec, secret = self._spec(request, streaming=False)
-            try:
-                return self._client._transport.request(spec).json()
-            except AuthenticationError:
-                if renewed or secret is None or not self._renew_after_401(secret):
-                    raise
-                renewed = True
+        transport = self._client._transport
+        return self._authenticated(
+            lambda secret: transport.request(self._client._protocol_spec(request, secret)).json()
+        )
 
     def _open_stream(self, stack: ExitStack, request: dict[str, Any]) -> ByteStream:
-        renewed = False
-        while True:
-            spec, secret = self._spec(request, streaming=True)
-            try:
-                return stack.enter_context(self._client._transport.stream(spec))
-            except AuthenticationError:
-                if renewed or secret is None or not self._renew_after_401(secret):
-                    raise
-                renewed = True
+        client = self._client
+        return self._authenticated(
+            lambda secret: stack.enter_context(client._transport.stream(client._protocol_spec(request, secret)))
+        )
 
     def _upload_all(self, prepared: list[PreparedFile]) -> list[str]:
         if not prepared:
@@ -414,58 +410,30 @@ class Chat:
         return [self._upload_self_hosted(item).id for item in prepared]
 
     def _upload_hosted(self, prepared: PreparedFile) -> UploadedFile:
-        assert self._session is not None
-        renewed = False
-        while True:
-            self._ensure_session()
-            secret = self._session.secret()
-            try:
-                return self._client.files.upload(
-                    (prepared.filename, _content(prepared), prepared.mime_type), client_secret=secret
-                )
-            except AuthenticationError:
-                if renewed or not self._renew_after_401(secret):
-                    raise
-                renewed = True
+        files = self._client.files
+
+        def upload(secret: str | None) -> UploadedFile:
+            assert secret is not None  # hosted Chats always have one
+            return files._upload_prepared(prepared, secret)
+
+        return self._authenticated(upload)
 
     def _upload_self_hosted(self, prepared: PreparedFile) -> Attachment:
-        server_url = self._client.server_url
-        assert server_url is not None
-        headers = self._client._server_headers()
-        if self._client.upload_url is not None:
-            url, method, extra = self._client.upload_url, "POST", dict[str, str]()
+        client = self._client
+        assert client.server_url is not None
+        created: Attachment | None = None
+        target: tuple[str, str, Mapping[str, str]] | None = None
+        if client.upload_url is not None:
+            target = (client.upload_url, "POST", {})
         else:
-            if prepared.size is None:
-                raise InvalidInputError(
-                    "files", f"{prepared.filename}: its size is unknown; pass a path, bytes or a seekable file"
-                )
             created = parse_attachment(
-                self._call(
-                    envelope(
-                        "attachments.create",
-                        {"name": prepared.filename, "size": prepared.size, "mime_type": prepared.mime_type},
-                    )
-                )
+                self._call(attachment_create_request(prepared.filename, prepared.size, prepared.mime_type))
             )
             target = upload_target(created)
             if target is None:
                 return created
-            url, method, extra = target
-        # The app's own credentials go only to the app's own origin, never to a storage URL elsewhere.
-        sent = {**(headers if same_origin(url, server_url) else {}), **extra, "Accept": "application/json"}
+        headers = client._server_headers()
         with prepared.open() as handle:
-            spec = RequestSpec(
-                method, url, headers=sent, files={"file": (prepared.filename, handle, prepared.mime_type)}
-            )
-            response = self._client._transport.request(spec)
-        if self._client.upload_url is not None:
-            return parse_attachment(response.json())
-        return created
-
-
-def _content(prepared: PreparedFile) -> Any:
-    if prepared.path is not None:
-        return prepared.path
-    if prepared.data is not None:
-        return prepared.data
-    return prepared.fileobj
+            spec = upload_spec(prepared, handle, target, server_url=client.server_url, server_headers=headers)
+            response = client._transport.request(spec)
+        return created if created is not None else parse_attachment(response.json())

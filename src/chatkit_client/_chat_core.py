@@ -9,11 +9,10 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, TypeVar
+from typing import IO, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -27,9 +26,10 @@ from ._exceptions import (
     StreamInterruptedError,
 )
 from ._files import FileInput, PreparedFile, prepare_file
-from ._protocol import check_json_serialisable, envelope
+from ._protocol import check_json_serialisable, tool_output_request
 from ._reply import Reply, ReplyBuilder
 from ._sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
+from ._transport import RequestSpec
 from .types import (
     Attachment,
     ChatSession,
@@ -50,13 +50,14 @@ __all__ = [
     "check_attachment_ids",
     "check_hosted_uploads",
     "check_stream_content_type",
-    "last_user_message_id",
+    "newest_user_message_id",
     "parse_attachment",
     "parse_thread",
     "prepare_files",
     "same_origin",
     "stream_error",
     "tool_output",
+    "upload_spec",
     "upload_target",
 ]
 
@@ -90,8 +91,6 @@ class SessionState:
         self.clock = clock
         self.obtained_at = clock()
         self.renewals = 0
-        # Held while creating a session, so that concurrent callers create exactly one.
-        self.lock = threading.Lock()
 
     @property
     def can_renew(self) -> bool:
@@ -135,7 +134,6 @@ class ChatState:
     thread_id: str | None = None
     last_user_item_id: str | None = None
     tools: dict[str, ToolHandler] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register_tool(self, name: str, handler: ToolHandler) -> None:
         if not isinstance(name, str) or not name:
@@ -281,8 +279,9 @@ def upload_target(attachment: Attachment) -> tuple[str, str, dict[str, str]] | N
     return None
 
 
-def last_user_message_id(items: Sequence[object]) -> str | None:
-    for item in reversed(items):
+def newest_user_message_id(items_newest_first: Sequence[object]) -> str | None:
+    """The id of the most recent user message in a page of items listed newest first."""
+    for item in items_newest_first:
         if isinstance(item, UserMessageItem):
             return item.id
     return None
@@ -350,8 +349,7 @@ class TurnDriver:
     def tool_output_request(self, call: ClientToolCallItem, output: object) -> dict[str, Any]:
         # The server sends no event when a call gets its output, so the Reply learns it here.
         self.builder.record_client_tool_output(call.id, output)
-        thread_id = self.builder.thread_id or self.state.thread_id
-        return envelope("threads.add_client_tool_output", {"thread_id": thread_id, "result": output})
+        return tool_output_request(self.builder.thread_id or self.state.thread_id, output)
 
     def reply(self) -> Reply:
         return self.builder.reply()
@@ -376,3 +374,18 @@ def check_attachment_ids(attachments: Sequence[str] | None) -> list[str]:
     if isinstance(attachments, str) or not isinstance(attachments, Sequence):
         raise InvalidInputError("attachments", "must be a list of uploaded file ids")
     return list(attachments)
+
+
+def upload_spec(
+    prepared: PreparedFile,
+    handle: IO[bytes],
+    target: tuple[str, str, Mapping[str, str]],
+    *,
+    server_url: str,
+    server_headers: Mapping[str, str],
+) -> RequestSpec:
+    """The request carrying a file's bytes to a self-hosted upload URL (multipart part `file`)."""
+    url, method, extra = target
+    # The app's own credentials go only to the app's own origin, never to a storage URL elsewhere.
+    headers = {**(server_headers if same_origin(url, server_url) else {}), **extra, "Accept": "application/json"}
+    return RequestSpec(method, url, headers=headers, files={"file": (prepared.filename, handle, prepared.mime_type)})

@@ -21,6 +21,7 @@ from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
 from ._exceptions import ConfigurationError, InvalidInputError
 from ._files import FileInput
 from ._hosted_requests import build_session_body
+from ._protocol import is_streaming
 from ._reply import Reply
 from ._transport import (
     DEFAULT_TIMEOUT,
@@ -254,6 +255,16 @@ class _BaseChatKit:
             "Accept": accept,
         }
         return RequestSpec(method, self.base_url + path, headers=headers, json=json, files=files)
+
+    def _protocol_spec(self, request: dict[str, Any], client_secret: str | None) -> RequestSpec:
+        """A ChatKit protocol request: to the hosted conversation endpoint with `client_secret`, or to
+        the self-hosted server; SSE is asked for exactly when the request type streams."""
+        accept = "text/event-stream" if is_streaming(request["type"]) else "application/json"
+        if self.server_url is None:
+            assert client_secret is not None
+            return self._secret_spec("POST", "/chatkit/conversation", client_secret, json=request, accept=accept)
+        headers = {**self._server_headers(), "Accept": accept}
+        return RequestSpec("POST", self.server_url, headers=headers, json=request)
 
     def _server_headers(self) -> dict[str, str]:
         """Headers for the self-hosted server, asking a callable source afresh each time."""

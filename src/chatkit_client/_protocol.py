@@ -15,9 +15,18 @@ from ._exceptions import InvalidInputError
 
 __all__ = [
     "STREAMING_TYPES",
+    "action_params",
+    "attachment_create_request",
     "check_json_serialisable",
     "envelope",
+    "feedback_params",
     "is_streaming",
+    "list_params",
+    "message_request",
+    "rename_request",
+    "require_thread",
+    "retry_request",
+    "tool_output_request",
     "user_input",
 ]
 
@@ -146,3 +155,34 @@ def list_params(*, limit: object, order: object, after: str | None, thread_id: s
     if after is not None:
         params["after"] = after
     return params
+
+
+def message_request(message: Mapping[str, Any], thread_id: str | None) -> dict[str, Any]:
+    """`threads.create` for a Chat's first message, `threads.add_user_message` after that."""
+    if thread_id:
+        return envelope("threads.add_user_message", {"thread_id": thread_id, "input": dict(message)})
+    return envelope("threads.create", {"input": dict(message)})
+
+
+def retry_request(thread_id: str, item_id: str | None) -> dict[str, Any]:
+    if not item_id:
+        raise InvalidInputError("item_id", "there is no user message in this thread to retry from")
+    return envelope("threads.retry_after_item", {"thread_id": thread_id, "item_id": item_id})
+
+
+def rename_request(thread_id: str, title: object) -> dict[str, Any]:
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidInputError("title", "must be a non-empty string")
+    return envelope("threads.update", {"thread_id": thread_id, "title": title})
+
+
+def tool_output_request(thread_id: str | None, result: object) -> dict[str, Any]:
+    check_json_serialisable(result, "result")
+    return envelope("threads.add_client_tool_output", {"thread_id": thread_id, "result": result})
+
+
+def attachment_create_request(filename: str, size: int | None, mime_type: str) -> dict[str, Any]:
+    """`attachments.create` of a self-hosted two-phase upload, which needs the size up front."""
+    if size is None:
+        raise InvalidInputError("files", f"{filename}: its size is unknown; pass a path, bytes or a seekable file")
+    return envelope("attachments.create", {"name": filename, "size": size, "mime_type": mime_type})

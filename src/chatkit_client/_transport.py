@@ -92,9 +92,10 @@ class ApiResponse:
                 body=excerpt,
             ) from err
 
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+def media_type(headers: Mapping[str, str]) -> str:
+    """`text/event-stream` from `Content-Type: text/event-stream; charset=utf-8`."""
+    return headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
 def _to_timeout(value: TimeoutTypes | NotGiven, default: httpx2.Timeout) -> httpx2.Timeout:
@@ -208,21 +209,25 @@ class _TransportBase:
         return delay
 
 
-class ByteStream:
-    """The body of a 2xx streaming answer; iterating it raises our connection errors, not httpx2's."""
+class _BodyBase:
+    """What both stream bodies expose before iteration: the answer's headers and media type."""
 
-    def __init__(self, spec: RequestSpec, response: httpx2.Response, first: bytes, rest: Iterator[bytes]) -> None:
+    def __init__(self, spec: RequestSpec, headers: Mapping[str, str], first: bytes) -> None:
         self._spec = spec
-        self._response = response
         self._first = first
-        self._rest = rest
-        self.status_code = response.status_code
-        self.headers: Mapping[str, str] = response.headers
-        self.request_id = response.headers.get("x-request-id")
+        self.headers = headers
 
     @property
     def content_type(self) -> str:
-        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+        return media_type(self.headers)
+
+
+class ByteStream(_BodyBase):
+    """The body of a 2xx streaming answer; iterating it raises our connection errors, not httpx2's."""
+
+    def __init__(self, spec: RequestSpec, headers: Mapping[str, str], first: bytes, rest: Iterator[bytes]) -> None:
+        super().__init__(spec, headers, first)
+        self._rest = rest
 
     def __iter__(self) -> Iterator[bytes]:
         if self._first:
@@ -230,25 +235,13 @@ class ByteStream:
         with translate_errors(self._spec.method, self._spec.url):
             yield from self._rest
 
-    def close(self) -> None:
-        self._response.close()
 
-
-class AsyncByteStream:
+class AsyncByteStream(_BodyBase):
     """Async twin of `ByteStream`."""
 
-    def __init__(self, spec: RequestSpec, response: httpx2.Response, first: bytes, rest: AsyncIterator[bytes]) -> None:
-        self._spec = spec
-        self._response = response
-        self._first = first
+    def __init__(self, spec: RequestSpec, headers: Mapping[str, str], first: bytes, rest: AsyncIterator[bytes]) -> None:
+        super().__init__(spec, headers, first)
         self._rest = rest
-        self.status_code = response.status_code
-        self.headers: Mapping[str, str] = response.headers
-        self.request_id = response.headers.get("x-request-id")
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self._first:
@@ -256,9 +249,6 @@ class AsyncByteStream:
         with translate_errors(self._spec.method, self._spec.url):
             async for chunk in self._rest:
                 yield chunk
-
-    async def close(self) -> None:
-        await self._response.aclose()
 
 
 class SyncTransport(_TransportBase):
@@ -345,7 +335,7 @@ class SyncTransport(_TransportBase):
                 )
                 attempt += 1
                 continue
-            body = ByteStream(spec, response, first, chunks)
+            body = ByteStream(spec, response.headers, first, chunks)
             try:
                 yield body
             finally:
@@ -438,7 +428,7 @@ class AsyncTransport(_TransportBase):
                 )
                 attempt += 1
                 continue
-            body = AsyncByteStream(spec, response, first, chunks)
+            body = AsyncByteStream(spec, response.headers, first, chunks)
             try:
                 yield body
             finally:

@@ -40,7 +40,11 @@ class Files:
 
         `on_progress(sent_bytes, total_bytes)` is called as the body is sent.
         """
-        prepared = prepare_file(file)
+        return self._upload_prepared(prepare_file(file), client_secret, on_progress)
+
+    def _upload_prepared(
+        self, prepared: PreparedFile, client_secret: str, on_progress: ProgressCallback | None = None
+    ) -> UploadedFile:
         with prepared.open(on_progress) as handle:
             response = self._client._transport.request(_upload_spec(self._client, prepared, client_secret, handle))
         return parse_model(UploadedFile, response)
@@ -62,7 +66,11 @@ class AsyncFiles:
 
         `on_progress(sent_bytes, total_bytes)` is called as the body is sent.
         """
-        prepared = prepare_file(file)
+        return await self._upload_prepared(prepare_file(file), client_secret, on_progress)
+
+    async def _upload_prepared(
+        self, prepared: PreparedFile, client_secret: str, on_progress: ProgressCallback | None = None
+    ) -> UploadedFile:
         with prepared.open(on_progress) as handle:
             response = await self._client._transport.request(
                 _upload_spec(self._client, prepared, client_secret, handle)
