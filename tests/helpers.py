@@ -26,3 +26,20 @@ async def collect(iterable: Iterable[Any] | AsyncIterable[Any]) -> list[Any]:
 
 async def close(client: ChatKit | AsyncChatKit) -> None:
     await resolve(client.close())
+
+
+async def drain(stream: Any) -> tuple[list[Any], BaseException | None]:
+    """Every event a stream yields, and the exception that ended it (None for a clean end)."""
+    events: list[Any] = []
+    try:
+        if hasattr(stream, "__aiter__"):
+            async for event in stream:
+                events.append(event)
+        else:
+            for event in stream:
+                events.append(event)
+    except Exception as exc:
+        return events, exc
+    finally:
+        await resolve(stream.close())
+    return events, None

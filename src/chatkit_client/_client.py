@@ -64,6 +64,14 @@ class _SeedState:
         self.session_params: dict[str, Any] | None = None
         self.chat: Chat | AsyncChat | None = None
 
+    def remember(self, session: ChatSession, params: dict[str, Any]) -> ChatSession:
+        """Keep a session from `create_session`; the next `send_message` starts a new Chat on it."""
+        with self.lock:
+            self.session = session
+            self.session_params = params
+            self.chat = None
+        return session
+
 
 class _BaseChatKit:
     api_key: str | None
@@ -113,6 +121,21 @@ class _BaseChatKit:
             )
         self.upload_url = upload_url
         self._seed = _SeedState()
+
+    def _copy_options(self, timeout: TimeoutTypes | None, max_retries: int | None) -> dict[str, Any]:
+        """Constructor arguments of a `with_options` copy (the HTTP client is passed by the shell)."""
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "organization": self.organization,
+            "project": self.project,
+            "timeout": timeout if timeout is not None else self.timeout,
+            "max_retries": self.max_retries if max_retries is None else max_retries,
+            "default_headers": self.default_headers,
+            "server_url": self.server_url,
+            "headers": self._server_headers_source,
+            "upload_url": self.upload_url,
+        }
 
     # -- modes ---------------------------------------------------------------------------------
     @property
@@ -347,19 +370,7 @@ class ChatKit(_BaseChatKit):
 
         >>> client.with_options(timeout=10, max_retries=0).sessions.cancel("cksess_...")  # doctest: +SKIP
         """
-        copy = ChatKit(
-            self.api_key,
-            base_url=self.base_url,
-            organization=self.organization,
-            project=self.project,
-            timeout=timeout if timeout is not None else self.timeout,
-            max_retries=self.max_retries if max_retries is None else max_retries,
-            default_headers=self.default_headers,
-            http_client=self._transport.client,
-            server_url=self.server_url,
-            headers=self._server_headers_source,
-            upload_url=self.upload_url,
-        )
+        copy = ChatKit(**self._copy_options(timeout, max_retries), http_client=self._transport.client)
         copy._seed = self._seed
         return copy
 
@@ -368,27 +379,22 @@ class ChatKit(_BaseChatKit):
         *,
         user_id: str,
         workflow_id: str,
-        chatkit_configuration: Any = None,
-        expires_after: Any = None,
-        rate_limits: Any = None,
+        chatkit_configuration: ChatKitConfigurationParam | None = None,
+        expires_after: ExpiresAfterParam | None = None,
+        rate_limits: RateLimitsParam | None = None,
     ) -> ChatSession:
         """Create a session and keep it on this client for `send_message` (the Ruby gem's `create_session!`).
 
         >>> client.create_session(user_id="user_123", workflow_id="wf_abc")  # doctest: +SKIP
         """
-        params = {
+        params: dict[str, Any] = {
             "user": user_id,
             "workflow": workflow_id,
             "chatkit_configuration": chatkit_configuration,
             "expires_after": expires_after,
             "rate_limits": rate_limits,
         }
-        session = self.sessions.create(**params)
-        with self._seed.lock:
-            self._seed.session = session
-            self._seed.session_params = params
-            self._seed.chat = None
-        return session
+        return self._seed.remember(self.sessions.create(**params), params)
 
     def chat(
         self,
@@ -508,19 +514,7 @@ class AsyncChatKit(_BaseChatKit):
 
     def with_options(self, *, timeout: TimeoutTypes | None = None, max_retries: int | None = None) -> AsyncChatKit:
         """A copy with another timeout or retry count, sharing this client's connections and seed session."""
-        copy = AsyncChatKit(
-            self.api_key,
-            base_url=self.base_url,
-            organization=self.organization,
-            project=self.project,
-            timeout=timeout if timeout is not None else self.timeout,
-            max_retries=self.max_retries if max_retries is None else max_retries,
-            default_headers=self.default_headers,
-            http_client=self._transport.client,
-            server_url=self.server_url,
-            headers=self._server_headers_source,
-            upload_url=self.upload_url,
-        )
+        copy = AsyncChatKit(**self._copy_options(timeout, max_retries), http_client=self._transport.client)
         copy._seed = self._seed
         return copy
 
@@ -529,24 +523,19 @@ class AsyncChatKit(_BaseChatKit):
         *,
         user_id: str,
         workflow_id: str,
-        chatkit_configuration: Any = None,
-        expires_after: Any = None,
-        rate_limits: Any = None,
+        chatkit_configuration: ChatKitConfigurationParam | None = None,
+        expires_after: ExpiresAfterParam | None = None,
+        rate_limits: RateLimitsParam | None = None,
     ) -> ChatSession:
         """Create a session and keep it on this client for `send_message` (the Ruby gem's `create_session!`)."""
-        params = {
+        params: dict[str, Any] = {
             "user": user_id,
             "workflow": workflow_id,
             "chatkit_configuration": chatkit_configuration,
             "expires_after": expires_after,
             "rate_limits": rate_limits,
         }
-        session = await self.sessions.create(**params)
-        with self._seed.lock:
-            self._seed.session = session
-            self._seed.session_params = params
-            self._seed.chat = None
-        return session
+        return self._seed.remember(await self.sessions.create(**params), params)
 
     def chat(
         self,

@@ -18,7 +18,7 @@ from chatkit_client import (
 )
 from chatkit_client.testing import RunningEmulator, serve_emulator
 from chatkit_client.types import ErrorEvent
-from tests.helpers import close, make_client, resolve
+from tests.helpers import close, drain, make_client, resolve
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048
 UPLOADS_ON = {"file_upload": {"enabled": True}}
@@ -44,23 +44,6 @@ def requests_to(running: RunningEmulator, path: str) -> list[Any]:
 
 def conversation_types(running: RunningEmulator) -> list[str]:
     return [r.json["type"] for r in requests_to(running, CONVERSATION)]
-
-
-async def drain(stream: Any) -> tuple[list[Any], BaseException | None]:
-    """Every event a stream yields, and the exception that ended it (None for a clean end)."""
-    events: list[Any] = []
-    try:
-        if hasattr(stream, "__aiter__"):
-            async for event in stream:
-                events.append(event)
-        else:
-            for event in stream:
-                events.append(event)
-    except Exception as exc:
-        return events, exc
-    finally:
-        await resolve(stream.close())
-    return events, None
 
 
 def wait_until_expired(expires_at: int) -> None:

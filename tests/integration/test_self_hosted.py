@@ -36,22 +36,6 @@ def client_for(kind: str, running: RunningLocalServer, **kwargs: Any) -> Any:
     return make_client(kind, server_url=running.url, timeout=10, **kwargs)
 
 
-async def drain(stream: Any) -> tuple[list[Any], BaseException | None]:
-    events: list[Any] = []
-    try:
-        if hasattr(stream, "__aiter__"):
-            async for event in stream:
-                events.append(event)
-        else:
-            for event in stream:
-                events.append(event)
-    except Exception as exc:
-        return events, exc
-    finally:
-        await resolve(stream.close())
-    return events, None
-
-
 def is_delta(event: Any) -> bool:
     return isinstance(event, ThreadItemUpdatedEvent) and isinstance(event.update, AssistantMessageContentPartTextDelta)
 
