@@ -44,7 +44,7 @@ def _median_ms(argv: list[str], runs: int, *, expect: str | None = None) -> tupl
     return statistics.median(times), min(times)
 
 
-def _start_dev_server() -> tuple[subprocess.Popen[str], str]:
+def _start_dev_server() -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
