@@ -78,7 +78,7 @@ class AsyncChatStream:
         self, chat: AsyncChat, first_request: Callable[[], Awaitable[dict[str, Any]]], *, keep_events: bool = False
     ) -> None:
         self._chat = chat
-        self._driver = TurnDriver(chat._state, keep_events=keep_events)
+        self._driver = TurnDriver(chat._state, keep_events=keep_events, max_event_size=chat._client.max_event_size)
         self._events = self._run(first_request)
 
     async def _run(self, first_request: Callable[[], Awaitable[dict[str, Any]]]) -> AsyncGenerator[ThreadStreamEvent]:

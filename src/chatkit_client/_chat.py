@@ -76,7 +76,7 @@ class ChatStream:
 
     def __init__(self, chat: Chat, first_request: Callable[[], dict[str, Any]], *, keep_events: bool = False) -> None:
         self._chat = chat
-        self._driver = TurnDriver(chat._state, keep_events=keep_events)
+        self._driver = TurnDriver(chat._state, keep_events=keep_events, max_event_size=chat._client.max_event_size)
         self._events = self._run(first_request)
 
     def _run(self, first_request: Callable[[], dict[str, Any]]) -> Generator[ThreadStreamEvent]:

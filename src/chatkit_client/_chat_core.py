@@ -297,16 +297,19 @@ class TurnDriver:
     send what this asks for next; events, Reply assembly, error events and thread bookkeeping live here.
     """
 
-    def __init__(self, state: ChatState, *, keep_events: bool = False) -> None:
+    def __init__(
+        self, state: ChatState, *, keep_events: bool = False, max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE
+    ) -> None:
         self.state = state
         self.builder = ReplyBuilder(keep_events=keep_events)
         self.answered: set[str] = set()
-        self.decoder = EventDecoder(self.builder)
+        self.max_event_size = max_event_size
+        self.decoder = EventDecoder(self.builder, max_event_size=max_event_size)
         self.failure: BaseException | None = None
 
     def begin_round(self, content_type: str) -> None:
         check_stream_content_type(content_type)
-        self.decoder = EventDecoder(self.builder)
+        self.decoder = EventDecoder(self.builder, max_event_size=self.max_event_size)
 
     def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:
         try:

@@ -23,6 +23,7 @@ from ._files import FileInput
 from ._hosted_requests import build_session_body
 from ._protocol import is_streaming
 from ._reply import Reply
+from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._transport import (
     DEFAULT_TIMEOUT,
     AsyncTransport,
@@ -93,6 +94,7 @@ class _BaseChatKit:
         server_url: str | None = None,
         headers: HeadersSource | None = None,
         upload_url: str | None = None,
+        max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         # The environment is read here and only here, so a client's behaviour is fixed once built.
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or None
@@ -120,6 +122,14 @@ class _BaseChatKit:
                 "is a self-hosted server's direct-upload URL (http:// or https://), given with server_url=",
             )
         self.upload_url = upload_url
+        if max_event_size is not None and (
+            isinstance(max_event_size, bool) or not isinstance(max_event_size, int) or max_event_size < 1
+        ):
+            raise InvalidInputError(
+                "max_event_size", f"must be a positive number of bytes or None, got {max_event_size!r}"
+            )
+        # The largest stream event accepted (64 MiB by default), so a runaway server cannot exhaust memory.
+        self.max_event_size = max_event_size
         self._seed = _SeedState()
 
     def _copy_options(self, timeout: TimeoutTypes | None, max_retries: int | None) -> dict[str, Any]:
@@ -135,6 +145,7 @@ class _BaseChatKit:
             "server_url": self.server_url,
             "headers": self._server_headers_source,
             "upload_url": self.upload_url,
+            "max_event_size": self.max_event_size,
         }
 
     # -- modes ---------------------------------------------------------------------------------
@@ -332,6 +343,7 @@ class ChatKit(_BaseChatKit):
         server_url: str | None = None,
         headers: HeadersSource | None = None,
         upload_url: str | None = None,
+        max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         super().__init__(
             api_key,
@@ -344,6 +356,7 @@ class ChatKit(_BaseChatKit):
             server_url=server_url,
             headers=headers,
             upload_url=upload_url,
+            max_event_size=max_event_size,
         )
         self._transport = SyncTransport(http_client=http_client, timeout=self.timeout, max_retries=self.max_retries)
 
@@ -479,6 +492,7 @@ class AsyncChatKit(_BaseChatKit):
         server_url: str | None = None,
         headers: HeadersSource | None = None,
         upload_url: str | None = None,
+        max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         super().__init__(
             api_key,
@@ -491,6 +505,7 @@ class AsyncChatKit(_BaseChatKit):
             server_url=server_url,
             headers=headers,
             upload_url=upload_url,
+            max_event_size=max_event_size,
         )
         self._transport = AsyncTransport(http_client=http_client, timeout=self.timeout, max_retries=self.max_retries)
 

@@ -13,6 +13,7 @@ from chatkit_client import (
     AuthenticationError,
     ConfigurationError,
     InvalidInputError,
+    StreamDecodeError,
     StreamError,
     StreamInterruptedError,
 )
@@ -444,3 +445,16 @@ async def test_hosted_only_resources_raise_configuration_error(kind: str, runnin
     finally:
         await close(client)
     assert running.store.thread_ids() == []
+
+
+@pytest.mark.anyio
+async def test_an_event_over_max_event_size_raises_a_decode_error_naming_the_option(
+    kind: str, running: RunningLocalServer
+) -> None:
+    client = client_for(kind, running, max_event_size=120)
+    try:
+        with pytest.raises(StreamDecodeError, match="max_event_size") as info:
+            await resolve(client.chat().send("hello " * 40))
+        assert info.value.reply is not None
+    finally:
+        await close(client)

@@ -250,3 +250,14 @@ def test_default_timeout_is_five_seconds_to_connect_and_ten_minutes_to_read() ->
     assert client.timeout.connect == 5.0 and client.timeout.read == 600.0
     assert client.with_options(timeout=3).timeout.read == 3
     client.close()
+
+
+def test_max_event_size_is_a_client_option_the_stream_error_names() -> None:
+    from chatkit_client import InvalidInputError
+
+    assert ChatKit(server_url="http://x/chatkit").max_event_size == 64 * 1024 * 1024
+    client = ChatKit(server_url="http://x/chatkit", max_event_size=1024)
+    assert client.with_options(max_retries=0).max_event_size == 1024
+    client.close()
+    with pytest.raises(InvalidInputError, match="max_event_size"):
+        ChatKit(server_url="http://x/chatkit", max_event_size=0)
