@@ -28,7 +28,7 @@ from ._chat_core import (
     upload_target,
 )
 from ._exceptions import APIConnectionError, AuthenticationError
-from ._files import FileInput, PreparedFile, prepare_file
+from ._files import FileInput, PreparedFile, ProgressCallback, prepare_file
 from ._pagination import AsyncPage, parse_page
 from ._protocol import (
     action_params,
@@ -192,7 +192,10 @@ class AsyncChat:
         self._state.last_user_item_id = None
 
     def client_tool(self, name: str) -> Callable[[ToolHandler], ToolHandler]:
-        """Register a client tool handler (a function or a coroutine function) by decorator."""
+        """Register a client tool handler (a function or a coroutine function) by decorator.
+
+        A plain function runs on the event loop, so it should be quick; make slow handlers coroutines.
+        """
 
         def register(handler: ToolHandler) -> ToolHandler:
             self._state.register_tool(name, handler)
@@ -339,13 +342,18 @@ class AsyncChat:
         thread = require_thread(thread_id or self._state.thread_id, "feedback")
         await self._call(envelope("items.feedback", feedback_params(thread, item_ids, kind)))
 
-    async def upload(self, file: FileInput) -> UploadedFile | Attachment:
-        """Upload a file now and return it; pass its `id` in `attachments=` later."""
+    async def upload(
+        self, file: FileInput, *, on_progress: ProgressCallback | None = None
+    ) -> UploadedFile | Attachment:
+        """Upload a file now and return it; pass its `id` in `attachments=` later.
+
+        `on_progress(sent_bytes, total_bytes)` is called as the bytes are sent.
+        """
         prepared = prepare_file(file)
         if self._session is not None:
             check_hosted_uploads(await self._ensure_session(), [prepared])
-            return await self._upload_hosted(prepared)
-        return await self._upload_self_hosted(prepared)
+            return await self._upload_hosted(prepared, on_progress)
+        return await self._upload_self_hosted(prepared, on_progress)
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _find_last_user_message(self, thread_id: str) -> str | None:
@@ -413,16 +421,18 @@ class AsyncChat:
             return [(await self._upload_hosted(item)).id for item in prepared]
         return [(await self._upload_self_hosted(item)).id for item in prepared]
 
-    async def _upload_hosted(self, prepared: PreparedFile) -> UploadedFile:
+    async def _upload_hosted(self, prepared: PreparedFile, on_progress: ProgressCallback | None = None) -> UploadedFile:
         files = self._client.files
 
         async def upload(secret: str | None) -> UploadedFile:
             assert secret is not None  # hosted Chats always have one
-            return await files._upload_prepared(prepared, secret)
+            return await files._upload_prepared(prepared, secret, on_progress)
 
         return await self._authenticated(upload)
 
-    async def _upload_self_hosted(self, prepared: PreparedFile) -> Attachment:
+    async def _upload_self_hosted(
+        self, prepared: PreparedFile, on_progress: ProgressCallback | None = None
+    ) -> Attachment:
         client = self._client
         assert client.server_url is not None
         created: Attachment | None = None
@@ -437,7 +447,7 @@ class AsyncChat:
             if target is None:
                 return created
         headers = client._server_headers()
-        with prepared.open() as handle:
+        with prepared.open(on_progress) as handle:
             spec = upload_spec(prepared, handle, target, server_url=client.server_url, server_headers=headers)
             response = await client._transport.request(spec)
         return created if created is not None else parse_attachment(response.json())

@@ -28,7 +28,7 @@ from ._chat_core import (
     upload_target,
 )
 from ._exceptions import APIConnectionError, AuthenticationError
-from ._files import FileInput, PreparedFile, prepare_file
+from ._files import FileInput, PreparedFile, ProgressCallback, prepare_file
 from ._pagination import SyncPage, parse_page
 from ._protocol import (
     action_params,
@@ -339,13 +339,16 @@ class Chat:
         thread = require_thread(thread_id or self._state.thread_id, "feedback")
         self._call(envelope("items.feedback", feedback_params(thread, item_ids, kind)))
 
-    def upload(self, file: FileInput) -> UploadedFile | Attachment:
-        """Upload a file now and return it; pass its `id` in `attachments=` later."""
+    def upload(self, file: FileInput, *, on_progress: ProgressCallback | None = None) -> UploadedFile | Attachment:
+        """Upload a file now and return it; pass its `id` in `attachments=` later.
+
+        `on_progress(sent_bytes, total_bytes)` is called as the bytes are sent.
+        """
         prepared = prepare_file(file)
         if self._session is not None:
             check_hosted_uploads(self._ensure_session(), [prepared])
-            return self._upload_hosted(prepared)
-        return self._upload_self_hosted(prepared)
+            return self._upload_hosted(prepared, on_progress)
+        return self._upload_self_hosted(prepared, on_progress)
 
     # -- plumbing ------------------------------------------------------------------------------
     def _find_last_user_message(self, thread_id: str) -> str | None:
@@ -409,16 +412,16 @@ class Chat:
             return [self._upload_hosted(item).id for item in prepared]
         return [self._upload_self_hosted(item).id for item in prepared]
 
-    def _upload_hosted(self, prepared: PreparedFile) -> UploadedFile:
+    def _upload_hosted(self, prepared: PreparedFile, on_progress: ProgressCallback | None = None) -> UploadedFile:
         files = self._client.files
 
         def upload(secret: str | None) -> UploadedFile:
             assert secret is not None  # hosted Chats always have one
-            return files._upload_prepared(prepared, secret)
+            return files._upload_prepared(prepared, secret, on_progress)
 
         return self._authenticated(upload)
 
-    def _upload_self_hosted(self, prepared: PreparedFile) -> Attachment:
+    def _upload_self_hosted(self, prepared: PreparedFile, on_progress: ProgressCallback | None = None) -> Attachment:
         client = self._client
         assert client.server_url is not None
         created: Attachment | None = None
@@ -433,7 +436,7 @@ class Chat:
             if target is None:
                 return created
         headers = client._server_headers()
-        with prepared.open() as handle:
+        with prepared.open(on_progress) as handle:
             spec = upload_spec(prepared, handle, target, server_url=client.server_url, server_headers=headers)
             response = client._transport.request(spec)
         return created if created is not None else parse_attachment(response.json())

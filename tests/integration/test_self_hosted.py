@@ -458,3 +458,19 @@ async def test_an_event_over_max_event_size_raises_a_decode_error_naming_the_opt
         assert info.value.reply is not None
     finally:
         await close(client)
+
+
+@pytest.mark.anyio
+async def test_upload_reports_progress_up_to_the_total(kind: str, running: RunningLocalServer) -> None:
+    data = bytes(range(256)) * 1024  # 256 KiB: several 64 KiB reads
+    seen: list[tuple[int, int | None]] = []
+    client = client_for(kind, running)
+    try:
+        attachment = await resolve(
+            client.chat().upload(("big.bin", data), on_progress=lambda sent, total: seen.append((sent, total)))
+        )
+    finally:
+        await close(client)
+    assert running.store.read_attachment_bytes(attachment.id) == data
+    assert len(seen) >= 4 and seen[-1] == (len(data), len(data))
+    assert [sent for sent, _ in seen] == sorted(sent for sent, _ in seen)

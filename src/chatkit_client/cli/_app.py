@@ -7,7 +7,7 @@ that need them, so `chatkit --help` starts fast.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -560,7 +560,6 @@ Examples:
 @click.pass_context
 def upload(ctx: click.Context, paths: tuple[str, ...], client_secret: str | None) -> None:
     """Upload files and print each one's id (as JSON lines); a progress bar shows for large files."""
-    import os
 
     from . import _render
 
@@ -568,7 +567,8 @@ def upload(ctx: click.Context, paths: tuple[str, ...], client_secret: str | None
     if target.self_hosted:
         conversation = target.chat()
         for path in paths:
-            _render.echo_json(conversation.upload(path).model_dump(mode="json", exclude_none=True))
+            uploaded: Any = _upload(conversation.upload, path)
+            _render.echo_json(uploaded.model_dump(mode="json", exclude_none=True))
         return
     if client_secret:
         target.client_secret = client_secret
@@ -583,15 +583,19 @@ def upload(ctx: click.Context, paths: tuple[str, ...], client_secret: str | None
         click.echo(f"session: {session.id}", err=True)
         secret = session.client_secret
     for path in paths:
-        if os.path.getsize(path) > _LARGE_FILE:
-            uploaded = _upload_with_progress(client, path, secret)
-        else:
-            uploaded = client.files.upload(path, client_secret=secret)
+        uploaded = _upload(
+            lambda file, on_progress=None: client.files.upload(file, client_secret=secret, on_progress=on_progress),
+            path,
+        )
         _render.echo_json(uploaded.model_dump(mode="json", exclude_none=True))
 
 
-def _upload_with_progress(client: ChatKit, path: str, secret: str) -> Any:
+def _upload(send: Callable[..., Any], path: str) -> Any:
+    """`send(path, on_progress=...)`, with a progress bar on stderr for large files."""
     import os
+
+    if os.path.getsize(path) <= _LARGE_FILE:
+        return send(path)
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
@@ -604,7 +608,7 @@ def _upload_with_progress(client: ChatKit, path: str, secret: str) -> Any:
         def on_progress(sent: int, total: int | None) -> None:
             progress.update(task, completed=sent, total=total)
 
-        return client.files.upload(path, client_secret=secret, on_progress=on_progress)
+        return send(path, on_progress=on_progress)
 
 
 # -- dev-server ------------------------------------------------------------------------------------
