@@ -279,7 +279,17 @@ class AsyncChat:
 
     async def add_tool_output(self, result: object) -> Reply:
         """Answer the pending client tool call with `result` (JSON-serialisable) and return the answer."""
-        return await self._turn(tool_output_request(require_thread(self._state.thread_id, "add_tool_output"), result))
+        async with self.stream_tool_output(result) as stream:
+            return await stream.get_final_reply()
+
+    def stream_tool_output(self, result: object) -> AsyncChatStream:
+        """Like `add_tool_output`, streamed."""
+        request = tool_output_request(require_thread(self._state.thread_id, "add_tool_output"), result)
+
+        async def first_request() -> dict[str, Any]:
+            return request
+
+        return AsyncChatStream(self, first_request)
 
     async def _turn(self, request: dict[str, Any]) -> Reply:
         async def first_request() -> dict[str, Any]:

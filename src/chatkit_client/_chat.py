@@ -281,7 +281,13 @@ class Chat:
 
     def add_tool_output(self, result: object) -> Reply:
         """Answer the pending client tool call with `result` (JSON-serialisable) and return the answer."""
-        return self._turn(tool_output_request(require_thread(self._state.thread_id, "add_tool_output"), result))
+        with self.stream_tool_output(result) as stream:
+            return stream.get_final_reply()
+
+    def stream_tool_output(self, result: object) -> ChatStream:
+        """Like `add_tool_output`, streamed."""
+        request = tool_output_request(require_thread(self._state.thread_id, "add_tool_output"), result)
+        return ChatStream(self, lambda: request)
 
     def _turn(self, request: dict[str, Any]) -> Reply:
         with ChatStream(self, lambda: request) as stream:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -205,15 +204,4 @@ class Repl:
                 self._say(f"not JSON ({err}); try again", "yellow")
                 continue
             break
-        try:
-            reply = self._chat.add_tool_output(result)
-        except Exception as err:
-            if self._target.debug:
-                raise
-            self._error(err)
-            return
-        view: _render.TurnView = _render.LiveView(self._out) if self._live else _render.PlainView()
-        if reply.text:
-            view.text(reply.text)
-        view.finish()
-        sys.stdout.flush()
+        self._turn(lambda: self._chat.stream_tool_output(result))
