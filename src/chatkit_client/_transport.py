@@ -163,6 +163,26 @@ def _log_retry(spec: RequestSpec, delay: float, attempt: int, max_retries: int, 
     )
 
 
+def _refuse_resend(err: APIConnectionError, response: httpx2.Response | None) -> None:
+    """Raise when a streaming request that failed may already have been taken by the server.
+
+    A stream carries a message; sending it twice would make the backend answer it twice. A 2xx status
+    line says the server took it. A connection the server closed or reset after the request went out
+    says it may have: httpx2 reports a status line cut short exactly like no answer at all, so the
+    client cannot tell "some of the answer arrived" from "none did", and does not guess.
+    """
+    if response is not None and response.is_success:
+        raise err
+    cause = err.__cause__
+    if isinstance(cause, httpx2.RemoteProtocolError | httpx2.ReadError):
+        raise APIConnectionError(
+            f"{err.message} The request had been sent, so it was not sent again; "
+            "send it again if no answer arrives.",
+            method=err.method,
+            url=err.url,
+        ) from cause
+
+
 class _TransportBase:
     """Configuration shared by both transports; nothing here does I/O."""
 
@@ -320,9 +340,7 @@ class SyncTransport(_TransportBase):
             except APIConnectionError as err:
                 if response is not None:
                     response.close()
-                    if response.is_success:
-                        # A 2xx status line means the server took the request: resending would repeat it.
-                        raise
+                _refuse_resend(err, response)
                 time.sleep(self._delay_after_error(spec, err, attempt, retries))
                 attempt += 1
                 continue
@@ -413,9 +431,7 @@ class AsyncTransport(_TransportBase):
             except APIConnectionError as err:
                 if response is not None:
                     await response.aclose()
-                    if response.is_success:
-                        # A 2xx status line means the server took the request: resending would repeat it.
-                        raise
+                _refuse_resend(err, response)
                 await asyncio.sleep(self._delay_after_error(spec, err, attempt, retries))
                 attempt += 1
                 continue

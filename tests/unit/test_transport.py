@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import httpx2
 import pytest
@@ -261,3 +262,35 @@ def test_max_event_size_is_a_client_option_the_stream_error_names() -> None:
     client.close()
     with pytest.raises(InvalidInputError, match="max_event_size"):
         ChatKit(server_url="http://x/chatkit", max_event_size=0)
+
+
+@pytest.mark.parametrize(
+    ("failure", "calls", "retried"),
+    [
+        (httpx2.ConnectError, 2, True),  # never reached the server: safe to send again
+        (httpx2.RemoteProtocolError, 1, False),  # sent, then the server hung up: it may have the message
+        (httpx2.ReadError, 1, False),
+    ],
+)
+@pytest.mark.anyio
+async def test_a_streamed_message_is_resent_only_when_it_cannot_have_arrived(
+    kind: str, failure: type[httpx2.TransportError], calls: int, retried: bool
+) -> None:
+    seen = 0
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        nonlocal seen
+        seen += 1
+        raise failure("boom", request=request)
+
+    transport = httpx2.MockTransport(handler)
+    http: Any = httpx2.Client(transport=transport) if kind == "sync" else httpx2.AsyncClient(transport=transport)
+    client = (ChatKit if kind == "sync" else AsyncChatKit)(
+        server_url="http://test/chatkit", http_client=http, max_retries=1
+    )
+    client._transport.random = lambda: 1.0
+    with pytest.raises(APIConnectionError) as info:
+        await resolve(client.chat().send("hello"))
+    await resolve(http.close() if kind == "sync" else http.aclose())
+    assert seen == calls
+    assert ("not sent again" in str(info.value)) is not retried
