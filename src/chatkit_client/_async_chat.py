@@ -22,6 +22,7 @@ from ._chat_core import (
     newest_user_message_id,
     parse_attachment,
     parse_thread,
+    parse_updated_item,
     prepare_files,
     tool_output,
     upload_spec,
@@ -40,6 +41,7 @@ from ._protocol import (
     rename_request,
     require_thread,
     retry_request,
+    structured_input_request,
     tool_output_request,
     user_input,
 )
@@ -297,6 +299,21 @@ class AsyncChat:
 
         async with AsyncChatStream(self, first_request) as stream:
             return await stream.get_final_reply()
+
+    async def add_structured_input(
+        self, item_id: str, answers: Mapping[str, str | Sequence[str]], *, skipped: bool = False
+    ) -> Reply:
+        """Answer a pending structured input item (`answers` keyed by question id) and return the answer.
+
+        `skipped=True` declines it. The item arrives as an `UnknownItem` of type `structured_input`.
+        """
+        thread_id = require_thread(self._state.thread_id, "add_structured_input")
+        return await self._turn(structured_input_request(thread_id, item_id, answers, skipped=skipped))
+
+    async def sync_custom_action(self, action: Mapping[str, Any], *, item_id: str | None = None) -> ThreadItem | None:
+        """Press a widget action the server answers at once, without a stream: returns the updated item."""
+        params = action_params(require_thread(self._state.thread_id, "sync_custom_action"), action, item_id)
+        return parse_updated_item(await self._call(envelope("threads.sync_custom_action", params)))
 
     # -- threads over the protocol ---------------------------------------------------------------
     async def threads(self, *, limit: int | None = None, order: str = "desc") -> AsyncPage[Thread]:

@@ -36,9 +36,11 @@ from .types import (
     ClientToolCallItem,
     ErrorEvent,
     Thread,
+    ThreadItem,
     ThreadStreamEvent,
     UserMessageItem,
     parse_event,
+    parse_item,
 )
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "newest_user_message_id",
     "parse_attachment",
     "parse_thread",
+    "parse_updated_item",
     "prepare_files",
     "same_origin",
     "stream_error",
@@ -258,6 +261,14 @@ def parse_thread(body: object) -> Thread:
         return Thread.model_validate(body)
     except ValidationError as err:
         raise APIResponseValidationError(f"the thread in the response is malformed: {err}", body=body) from err
+
+
+def parse_updated_item(body: object) -> ThreadItem | None:
+    """The `updated_item` of a `threads.sync_custom_action` answer."""
+    if not isinstance(body, Mapping):
+        raise APIResponseValidationError(f"expected a sync action result object, got {type(body).__name__}", body=body)
+    item = body.get("updated_item")
+    return None if item is None else parse_item(item)
 
 
 def parse_attachment(body: object) -> Attachment:

@@ -26,6 +26,7 @@ __all__ = [
     "rename_request",
     "require_thread",
     "retry_request",
+    "structured_input_request",
     "tool_output_request",
     "user_input",
 ]
@@ -186,3 +187,28 @@ def attachment_create_request(filename: str, size: int | None, mime_type: str) -
     if size is None:
         raise InvalidInputError("files", f"{filename}: its size is unknown; pass a path, bytes or a seekable file")
     return envelope("attachments.create", {"name": filename, "size": size, "mime_type": mime_type})
+
+
+def structured_input_request(
+    thread_id: str, item_id: object, answers: object, *, skipped: bool = False
+) -> dict[str, Any]:
+    """`threads.add_structured_input`: answers keyed by question id, each a value or a list of values."""
+    if not isinstance(item_id, str) or not item_id:
+        raise InvalidInputError("item_id", "must be the id of the pending structured input item")
+    if not isinstance(answers, Mapping):
+        raise InvalidInputError("answers", "must be a dict of question id to a value or a list of values")
+    submitted: dict[str, Any] = {}
+    for question, value in answers.items():
+        values = [value] if isinstance(value, str) else value
+        if (
+            not isinstance(question, str)
+            or not isinstance(values, Sequence)
+            or not all(isinstance(v, str) for v in values)
+        ):
+            raise InvalidInputError(f"answers[{question!r}]", "must be a string or a list of strings")
+        submitted[question] = {"values": list(values), "skipped": False}
+    status = "skipped" if skipped else "answered"
+    return envelope(
+        "threads.add_structured_input",
+        {"thread_id": thread_id, "item_id": item_id, "input": {"status": status, "answers": submitted}},
+    )

@@ -474,3 +474,34 @@ async def test_upload_reports_progress_up_to_the_total(kind: str, running: Runni
     assert running.store.read_attachment_bytes(attachment.id) == data
     assert len(seen) >= 4 and seen[-1] == (len(data), len(data))
     assert [sent for sent, _ in seen] == sorted(sent for sent, _ in seen)
+
+
+@pytest.mark.anyio
+async def test_structured_input_is_answered_by_question_id(kind: str, running: RunningLocalServer) -> None:
+    client = client_for(kind, running)
+    try:
+        chat = client.chat()
+        asked = await resolve(chat.send("ask"))
+        pending = [item for item in asked.items if item.type == "structured_input"]
+        assert len(pending) == 1
+        reply = await resolve(chat.add_structured_input(pending[0].id, {"color": "green"}))
+        assert "You answered" in reply.text and "green" in reply.text
+        with pytest.raises(InvalidInputError, match="answers"):
+            await resolve(chat.add_structured_input(pending[0].id, {"color": 3}))  # type: ignore[dict-item]
+    finally:
+        await close(client)
+
+
+@pytest.mark.anyio
+async def test_sync_custom_action_returns_the_updated_widget(kind: str, running: RunningLocalServer) -> None:
+    client = client_for(kind, running)
+    try:
+        chat = client.chat()
+        widget = (await resolve(chat.send("widget"))).widgets[0]
+        updated = await resolve(
+            chat.sync_custom_action({"type": "counter.increment", "payload": {"count": 0}}, item_id=widget.id)
+        )
+        assert updated is not None and updated.id == widget.id
+        assert "Count: 1" in repr(updated.widget)
+    finally:
+        await close(client)
