@@ -43,7 +43,7 @@ if _TYPE_CHECKING:
         UnprocessableEntityError,
     )
     from ._files import FileInput, ProgressCallback
-    from ._pagination import AsyncPage, SyncPage
+    from ._pagination import AsyncPage, AsyncPaginator, SyncPage
     from ._reply import Reply
     from ._transport import Timeout
 
@@ -59,6 +59,7 @@ _LAZY: dict[str, str] = {
     "AsyncChatKit": "._client",
     "AsyncChatStream": "._async_chat",
     "AsyncPage": "._pagination",
+    "AsyncPaginator": "._pagination",
     "AuthenticationError": "._exceptions",
     "BadRequestError": "._exceptions",
     "Chat": "._chat",
@@ -103,6 +104,7 @@ __all__ = [
     "AsyncChatKit",
     "AsyncChatStream",
     "AsyncPage",
+    "AsyncPaginator",
     "AuthenticationError",
     "BadRequestError",
     "Chat",

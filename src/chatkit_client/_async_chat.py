@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._audio import AudioInput, read_audio
 from ._chat_core import (
     ChatState,
     SessionState,
@@ -29,11 +30,13 @@ from ._chat_core import (
     upload_target,
 )
 from ._exceptions import APIConnectionError, AuthenticationError
+from ._export import EXPORT_PAGE_SIZE, export_ids, thread_record
 from ._files import FileInput, PreparedFile, ProgressCallback, prepare_file
-from ._pagination import AsyncPage, parse_page
+from ._pagination import AsyncPage, AsyncPaginator, parse_page
 from ._protocol import (
     action_params,
     attachment_create_request,
+    delete_attachment_request,
     envelope,
     feedback_params,
     list_params,
@@ -43,6 +46,8 @@ from ._protocol import (
     retry_request,
     structured_input_request,
     tool_output_request,
+    transcribe_request,
+    transcription_text,
     user_input,
 )
 from ._reply import Reply
@@ -51,6 +56,7 @@ from .types import (
     AssistantMessageContentPartTextDelta,
     Attachment,
     ChatSession,
+    StreamOptionsEvent,
     Thread,
     ThreadItem,
     ThreadItemUpdatedEvent,
@@ -82,6 +88,7 @@ class AsyncChatStream:
         self._chat = chat
         self._driver = TurnDriver(chat._state, keep_events=keep_events, max_event_size=chat._client.max_event_size)
         self._events = self._run(first_request)
+        self._allow_cancel: bool | None = None
 
     async def _run(self, first_request: Callable[[], Awaitable[dict[str, Any]]]) -> AsyncGenerator[ThreadStreamEvent]:
         request: dict[str, Any] | None = await first_request()
@@ -116,11 +123,23 @@ class AsyncChatStream:
 
     async def __anext__(self) -> ThreadStreamEvent:
         try:
-            return await anext(self._events)
+            event = await anext(self._events)
         except StopAsyncIteration:
             if self._driver.failure is not None:
                 raise self._driver.failure from None
             raise
+        if isinstance(event, StreamOptionsEvent):
+            self._allow_cancel = event.stream_options.allow_cancel
+        return event
+
+    @property
+    def allow_cancel(self) -> bool | None:
+        """Whether the server lets this answer be stopped (its `stream_options` event); None until it says.
+
+        To stop an answer, `await stream.close()` (or leave its `async with` block): the connection
+        closes and an openai-chatkit server cancels the answer, keeping what it had streamed.
+        """
+        return self._allow_cancel
 
     async def text_deltas(self) -> AsyncIterator[str]:
         """The assistant's text, piece by piece, as it arrives."""
@@ -142,7 +161,8 @@ class AsyncChatStream:
         return self._driver.reply()
 
     async def close(self) -> None:
-        """Stop reading and close the HTTP response; what arrived stays in `reply`."""
+        """Stop reading and close the HTTP response, which stops the answer on the server (see
+        `allow_cancel`); what arrived stays in `reply`."""
         await self._events.aclose()
 
     async def __aenter__(self) -> AsyncChatStream:
@@ -305,10 +325,23 @@ class AsyncChat:
     ) -> Reply:
         """Answer a pending structured input item (`answers` keyed by question id) and return the answer.
 
-        `skipped=True` declines it. The item arrives as an `UnknownItem` of type `structured_input`.
+        `skipped=True` declines it. The item is a `StructuredInputItem` (`reply.pending_structured_input`);
+        each question's `id` keys its answer.
         """
+        async with self.stream_structured_input(item_id, answers, skipped=skipped) as stream:
+            return await stream.get_final_reply()
+
+    def stream_structured_input(
+        self, item_id: str, answers: Mapping[str, str | Sequence[str]], *, skipped: bool = False
+    ) -> AsyncChatStream:
+        """Like `add_structured_input`, streamed."""
         thread_id = require_thread(self._state.thread_id, "add_structured_input")
-        return await self._turn(structured_input_request(thread_id, item_id, answers, skipped=skipped))
+        request = structured_input_request(thread_id, item_id, answers, skipped=skipped)
+
+        async def first_request() -> dict[str, Any]:
+            return request
+
+        return AsyncChatStream(self, first_request)
 
     async def sync_custom_action(self, action: Mapping[str, Any], *, item_id: str | None = None) -> ThreadItem | None:
         """Press a widget action the server answers at once, without a stream: returns the updated item."""
@@ -316,9 +349,17 @@ class AsyncChat:
         return parse_updated_item(await self._call(envelope("threads.sync_custom_action", params)))
 
     # -- threads over the protocol ---------------------------------------------------------------
-    async def threads(self, *, limit: int | None = None, order: str = "desc") -> AsyncPage[Thread]:
-        """This user's threads; `async for` over the page walks all of them."""
-        return await self._threads_page(list_params(limit=limit, order=order, after=None))
+    def threads(self, *, limit: int | None = None, order: str = "desc") -> AsyncPaginator[Thread]:
+        """This user's threads, newest first by default: `await` it for the first page, or
+        `async for` over it for every thread across pages.
+
+        `limit` is the page size (each request asks for that many); iteration still walks every page.
+
+        >>> async for thread in chat.threads():  # doctest: +SKIP
+        ...     print(thread.id, thread.title)
+        """
+        params = list_params(limit=limit, order=order, after=None)
+        return AsyncPaginator(lambda: self._threads_page(params))
 
     async def _threads_page(self, params: dict[str, Any]) -> AsyncPage[Thread]:
         body = await self._call(envelope("threads.list", params))
@@ -328,6 +369,8 @@ class AsyncChat:
             has_more=has_more,
             next_cursor=cursor,
             fetch=lambda after: self._threads_page({**params, "after": after}),
+            what="threads",
+            cursor=params.get("after"),
         )
 
     async def get_thread(self, thread_id: str | None = None) -> Thread:
@@ -335,12 +378,14 @@ class AsyncChat:
         thread = require_thread(thread_id or self._state.thread_id, "get_thread")
         return parse_thread(await self._call(envelope("threads.get_by_id", {"thread_id": thread})))
 
-    async def items(
+    def items(
         self, thread_id: str | None = None, *, limit: int | None = None, order: str = "asc"
-    ) -> AsyncPage[ThreadItem]:
-        """A thread's items, oldest first by default; `async for` over the page walks all of them."""
+    ) -> AsyncPaginator[ThreadItem]:
+        """A thread's items, oldest first by default: `await` it for the first page, or `async for`
+        over it for every item across pages. `limit` is the page size, not a cap on the walk."""
         thread = require_thread(thread_id or self._state.thread_id, "items")
-        return await self._items_page(list_params(limit=limit, order=order, after=None, thread_id=thread))
+        params = list_params(limit=limit, order=order, after=None, thread_id=thread)
+        return AsyncPaginator(lambda: self._items_page(params))
 
     async def _items_page(self, params: dict[str, Any]) -> AsyncPage[ThreadItem]:
         body = await self._call(envelope("items.list", params))
@@ -350,6 +395,8 @@ class AsyncChat:
             has_more=has_more,
             next_cursor=cursor,
             fetch=lambda after: self._items_page({**params, "after": after}),
+            what="thread items",
+            cursor=params.get("after"),
         )
 
     async def rename(self, title: str, *, thread_id: str | None = None) -> Thread:
@@ -381,6 +428,42 @@ class AsyncChat:
             check_hosted_uploads(await self._ensure_session(), [prepared])
             return await self._upload_hosted(prepared, on_progress)
         return await self._upload_self_hosted(prepared, on_progress)
+
+    async def transcribe(self, audio: AudioInput, *, mime_type: str | None = None) -> str:
+        """Turn speech into text with the server's `input.transcribe`; returns the text.
+
+        `audio` is bytes (then `mime_type` is required), a path or a binary file; at most 25 MB.
+
+        >>> await chat.transcribe(b"...", mime_type="audio/webm")  # doctest: +SKIP
+        'What is the weather in Paris?'
+        """
+        request = transcribe_request(*read_audio(audio, mime_type))
+        return transcription_text(await self._call(request))
+
+    async def delete_attachment(self, attachment_id: str) -> None:
+        """Delete an uploaded attachment (`attachments.delete`)."""
+        await self._call(delete_attachment_request(attachment_id))
+
+    def export_threads(self, thread_ids: Sequence[str] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every thread this Chat can list (or those of `thread_ids`), each as one JSON-ready dict with
+        all of its items, oldest first; `async for` over it.
+
+        >>> async for record in chat.export_threads():  # doctest: +SKIP
+        ...     print(record["id"], len(record["items"]))
+        """
+        return self._export(export_ids(thread_ids))
+
+    async def _export(self, ids: list[str] | None) -> AsyncIterator[dict[str, Any]]:
+        if ids is not None:
+            for thread_id in ids:
+                yield await self._export_one(await self.get_thread(thread_id))
+        else:
+            async for thread in self.threads(limit=EXPORT_PAGE_SIZE):
+                yield await self._export_one(thread)
+
+    async def _export_one(self, thread: Thread) -> dict[str, Any]:
+        items = [item async for item in self.items(thread.id, limit=EXPORT_PAGE_SIZE, order="asc")]
+        return thread_record(thread, items)
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _find_last_user_message(self, thread_id: str) -> str | None:

@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._audio import AudioInput, read_audio
 from ._chat_core import (
     ChatState,
     SessionState,
@@ -29,11 +30,13 @@ from ._chat_core import (
     upload_target,
 )
 from ._exceptions import APIConnectionError, AuthenticationError
+from ._export import EXPORT_PAGE_SIZE, export_ids, thread_record
 from ._files import FileInput, PreparedFile, ProgressCallback, prepare_file
 from ._pagination import SyncPage, parse_page
 from ._protocol import (
     action_params,
     attachment_create_request,
+    delete_attachment_request,
     envelope,
     feedback_params,
     list_params,
@@ -43,6 +46,8 @@ from ._protocol import (
     retry_request,
     structured_input_request,
     tool_output_request,
+    transcribe_request,
+    transcription_text,
     user_input,
 )
 from ._reply import Reply
@@ -51,6 +56,7 @@ from .types import (
     AssistantMessageContentPartTextDelta,
     Attachment,
     ChatSession,
+    StreamOptionsEvent,
     Thread,
     ThreadItem,
     ThreadItemUpdatedEvent,
@@ -80,6 +86,7 @@ class ChatStream:
         self._chat = chat
         self._driver = TurnDriver(chat._state, keep_events=keep_events, max_event_size=chat._client.max_event_size)
         self._events = self._run(first_request)
+        self._allow_cancel: bool | None = None
 
     def _run(self, first_request: Callable[[], dict[str, Any]]) -> Generator[ThreadStreamEvent]:
         request: dict[str, Any] | None = first_request()
@@ -109,11 +116,24 @@ class ChatStream:
 
     def __next__(self) -> ThreadStreamEvent:
         try:
-            return next(self._events)
+            event = next(self._events)
         except StopIteration:
             if self._driver.failure is not None:
                 raise self._driver.failure from None
             raise
+        if isinstance(event, StreamOptionsEvent):
+            self._allow_cancel = event.stream_options.allow_cancel
+        return event
+
+    @property
+    def allow_cancel(self) -> bool | None:
+        """Whether the server lets this answer be stopped (its `stream_options` event); None until it says.
+
+        To stop an answer, `close()` the stream (or leave its `with` block): the connection closes and
+        an openai-chatkit server cancels the answer, keeping what it had streamed. When this is False
+        the server may finish the answer anyway; it is stored in the thread, not shown.
+        """
+        return self._allow_cancel
 
     def text_deltas(self) -> Iterator[str]:
         """The assistant's text, piece by piece, as it arrives."""
@@ -135,7 +155,14 @@ class ChatStream:
         return self._driver.reply()
 
     def close(self) -> None:
-        """Stop reading and close the HTTP response; what arrived stays in `reply`."""
+        """Stop reading and close the HTTP response, which stops the answer on the server (see
+        `allow_cancel`); what arrived stays in `reply`.
+
+        >>> with chat.stream("Write a long essay") as stream:  # doctest: +SKIP
+        ...     for piece in stream.text_deltas():
+        ...         if len(stream.reply.text) > 200:
+        ...             break  # leaving the block closes the stream: the server stops answering
+        """
         self._events.close()
 
     def __enter__(self) -> ChatStream:
@@ -300,10 +327,23 @@ class Chat:
     ) -> Reply:
         """Answer a pending structured input item (`answers` keyed by question id) and return the answer.
 
-        `skipped=True` declines it. The item arrives as an `UnknownItem` of type `structured_input`.
+        `skipped=True` declines it. The item is a `StructuredInputItem` (`reply.pending_structured_input`);
+        each question's `id` keys its answer.
+
+        >>> item = reply.pending_structured_input  # doctest: +SKIP
+        >>> chat.add_structured_input(item.id, {item.inputs[0].id: "red"}).text  # doctest: +SKIP
+        'You answered: red'
         """
+        with self.stream_structured_input(item_id, answers, skipped=skipped) as stream:
+            return stream.get_final_reply()
+
+    def stream_structured_input(
+        self, item_id: str, answers: Mapping[str, str | Sequence[str]], *, skipped: bool = False
+    ) -> ChatStream:
+        """Like `add_structured_input`, streamed."""
         thread_id = require_thread(self._state.thread_id, "add_structured_input")
-        return self._turn(structured_input_request(thread_id, item_id, answers, skipped=skipped))
+        request = structured_input_request(thread_id, item_id, answers, skipped=skipped)
+        return ChatStream(self, lambda: request)
 
     def sync_custom_action(self, action: Mapping[str, Any], *, item_id: str | None = None) -> ThreadItem | None:
         """Press a widget action the server answers at once, without a stream: returns the updated item."""
@@ -312,7 +352,14 @@ class Chat:
 
     # -- threads over the protocol ---------------------------------------------------------------
     def threads(self, *, limit: int | None = None, order: str = "desc") -> SyncPage[Thread]:
-        """This user's threads; iterate the page to walk all of them."""
+        """This user's threads, newest first by default; iterating the page walks all of them.
+
+        `limit` is the page size (each request asks for that many); iteration still walks every page.
+        Take at most N with `itertools.islice(chat.threads(), N)`.
+
+        >>> for thread in chat.threads():  # doctest: +SKIP
+        ...     print(thread.id, thread.title)
+        """
         return self._threads_page(list_params(limit=limit, order=order, after=None))
 
     def _threads_page(self, params: dict[str, Any]) -> SyncPage[Thread]:
@@ -322,6 +369,8 @@ class Chat:
             has_more=has_more,
             next_cursor=cursor,
             fetch=lambda after: self._threads_page({**params, "after": after}),
+            what="threads",
+            cursor=params.get("after"),
         )
 
     def get_thread(self, thread_id: str | None = None) -> Thread:
@@ -332,7 +381,10 @@ class Chat:
     def items(
         self, thread_id: str | None = None, *, limit: int | None = None, order: str = "asc"
     ) -> SyncPage[ThreadItem]:
-        """A thread's items, oldest first by default; iterate the page to walk all of them."""
+        """A thread's items, oldest first by default; iterating the page walks all of them.
+
+        `limit` is the page size, not a cap on the walk (see `threads`).
+        """
         thread = require_thread(thread_id or self._state.thread_id, "items")
         return self._items_page(list_params(limit=limit, order=order, after=None, thread_id=thread))
 
@@ -343,6 +395,8 @@ class Chat:
             has_more=has_more,
             next_cursor=cursor,
             fetch=lambda after: self._items_page({**params, "after": after}),
+            what="thread items",
+            cursor=params.get("after"),
         )
 
     def rename(self, title: str, *, thread_id: str | None = None) -> Thread:
@@ -372,6 +426,45 @@ class Chat:
             check_hosted_uploads(self._ensure_session(), [prepared])
             return self._upload_hosted(prepared, on_progress)
         return self._upload_self_hosted(prepared, on_progress)
+
+    def transcribe(self, audio: AudioInput, *, mime_type: str | None = None) -> str:
+        """Turn speech into text with the server's `input.transcribe`; returns the text (nothing is sent
+        to the thread).
+
+        `audio` is bytes (then `mime_type` is required, e.g. `"audio/webm;codecs=opus"`), a path or a
+        binary file (the type then comes from the extension unless given). At most 25 MB.
+
+        >>> chat.transcribe("question.webm")  # doctest: +SKIP
+        'What is the weather in Paris?'
+        """
+        request = transcribe_request(*read_audio(audio, mime_type))
+        return transcription_text(self._call(request))
+
+    def delete_attachment(self, attachment_id: str) -> None:
+        """Delete an uploaded attachment (`attachments.delete`), e.g. one the user removed before sending."""
+        self._call(delete_attachment_request(attachment_id))
+
+    def export_threads(self, thread_ids: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every thread this Chat can list (or those of `thread_ids`), each as one JSON-ready dict:
+        the thread's fields and `items`, all of its items oldest first. Fetched lazily, thread by thread.
+
+        Over the protocol a server hides its hidden-context items; `client.threads.export(...)` is the
+        admin-API twin for hosted threads of any user.
+
+        >>> import json
+        >>> with open("threads.jsonl", "w") as out:  # doctest: +SKIP
+        ...     for record in chat.export_threads():
+        ...         out.write(json.dumps(record) + "\n")
+        """
+        return self._export(export_ids(thread_ids))
+
+    def _export(self, ids: list[str] | None) -> Iterator[dict[str, Any]]:
+        if ids is not None:
+            threads: Iterator[Thread] = (self.get_thread(thread_id) for thread_id in ids)
+        else:
+            threads = iter(self.threads(limit=EXPORT_PAGE_SIZE))
+        for thread in threads:
+            yield thread_record(thread, self.items(thread.id, limit=EXPORT_PAGE_SIZE, order="asc"))
 
     # -- plumbing ------------------------------------------------------------------------------
     def _find_last_user_message(self, thread_id: str) -> str | None:

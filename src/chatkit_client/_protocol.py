@@ -7,17 +7,19 @@ others with JSON.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from ._exceptions import InvalidInputError
+from ._exceptions import APIResponseValidationError, InvalidInputError
 
 __all__ = [
     "STREAMING_TYPES",
     "action_params",
     "attachment_create_request",
     "check_json_serialisable",
+    "delete_attachment_request",
     "envelope",
     "feedback_params",
     "is_streaming",
@@ -28,6 +30,8 @@ __all__ = [
     "retry_request",
     "structured_input_request",
     "tool_output_request",
+    "transcribe_request",
+    "transcription_text",
     "user_input",
 ]
 
@@ -212,3 +216,30 @@ def structured_input_request(
         "threads.add_structured_input",
         {"thread_id": thread_id, "item_id": item_id, "input": {"status": status, "answers": submitted}},
     )
+
+
+def transcribe_request(audio: bytes, mime_type: str) -> dict[str, Any]:
+    """`input.transcribe`: the audio as base64 with its MIME type (e.g. `audio/webm;codecs=opus`)."""
+    if not audio:
+        raise InvalidInputError("audio", "is empty: there is nothing to transcribe")
+    return envelope(
+        "input.transcribe",
+        {"audio_base64": base64.b64encode(audio).decode("ascii"), "mime_type": mime_type},
+    )
+
+
+def transcription_text(body: object) -> str:
+    """The `text` of an `input.transcribe` answer."""
+    text = body.get("text") if isinstance(body, Mapping) else None
+    if not isinstance(text, str):
+        raise APIResponseValidationError(
+            f"expected a transcription object with a 'text' string, got {type(body).__name__}", body=body
+        )
+    return text
+
+
+def delete_attachment_request(attachment_id: object) -> dict[str, Any]:
+    """`attachments.delete` of an attachment created by `attachments.create` or uploaded directly."""
+    if not isinstance(attachment_id, str) or not attachment_id.strip():
+        raise InvalidInputError("attachment_id", f"must be an attachment id string, got {attachment_id!r}")
+    return envelope("attachments.delete", {"attachment_id": attachment_id})

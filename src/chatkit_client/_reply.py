@@ -24,6 +24,7 @@ from .types import (
     GeneratedImageUpdated,
     NoticeEvent,
     ProgressUpdateEvent,
+    StructuredInputItem,
     Thread,
     ThreadCreatedEvent,
     ThreadItem,
@@ -96,6 +97,17 @@ class Reply:
         for call in reversed(self.client_tool_calls):
             if call.status in _PENDING_STATUSES and call.output is None:
                 return call
+        return None
+
+    @property
+    def pending_structured_input(self) -> StructuredInputItem | None:
+        """The last structured input of the turn still waiting for answers, if any.
+
+        Answer it with `chat.add_structured_input(item.id, {question_id: value, ...})`.
+        """
+        for item in reversed(self.items):
+            if isinstance(item, StructuredInputItem) and item.status == "pending":
+                return item
         return None
 
     def __repr__(self) -> str:

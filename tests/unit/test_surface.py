@@ -70,10 +70,11 @@ def _params(function: object) -> list[tuple[str, object, object]]:
 
 
 def test_async_shell_awaits_what_the_sync_shell_does_io_in() -> None:
-    for name in ("send", "retry", "custom_action", "add_tool_output", "threads", "get_thread", "items", "rename"):
+    for name in ("send", "retry", "custom_action", "add_tool_output", "get_thread", "rename"):
         assert inspect.iscoroutinefunction(getattr(AsyncChat, name)), name
         assert not inspect.iscoroutinefunction(getattr(Chat, name)), name
-    for name in ("stream", "stream_retry", "client_tool", "new_thread"):
+    # List methods return an AsyncPaginator: awaitable (first page) and async-iterable (every item).
+    for name in ("stream", "stream_retry", "client_tool", "new_thread", "threads", "items"):
         assert not inspect.iscoroutinefunction(getattr(AsyncChat, name)), name
     assert inspect.iscoroutinefunction(AsyncChatKit.send_message)
     assert inspect.iscoroutinefunction(AsyncSessions.create)

@@ -432,13 +432,13 @@ def test_workflow_item_hosted_shape() -> None:
 
 
 def test_unknown_item_keeps_everything() -> None:
-    raw = {**PROTOCOL_BASE, "type": "structured_input", "status": "pending", "inputs": [{"id": "q1"}]}
+    raw = {**PROTOCOL_BASE, "type": "future_thing", "status": "pending", "inputs": [{"id": "q1"}]}
     item = parse_item(raw)
     assert isinstance(item, UnknownItem)
-    assert item.type == "structured_input"
+    assert item.type == "future_thing"
     assert item.model_extra == {"status": "pending", "inputs": [{"id": "q1"}]}
     dumped = item.model_dump()
-    assert dumped["inputs"] == [{"id": "q1"}] and dumped["type"] == "structured_input"
+    assert dumped["inputs"] == [{"id": "q1"}] and dumped["type"] == "future_thing"
     rest = parse_item({**REST_BASE, "type": "chatkit.future_thing"})
     assert isinstance(rest, UnknownItem) and rest.type == "chatkit.future_thing"
 

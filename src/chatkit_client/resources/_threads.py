@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from .._hosted_requests import list_query, path_id
-from .._pagination import AsyncPage, SyncPage, parse_page
+from .._pagination import AsyncPage, AsyncPaginator, SyncPage, parse_page
 from ..types import ChatKitThread, ThreadDeleted, ThreadItem, parse_item
 from ._shared import parse_model
 
@@ -36,7 +36,13 @@ class Threads:
         after: str | None = None,
         before: str | None = None,
     ) -> SyncPage[ChatKitThread]:
-        """Threads, newest first by default; iterate the page to walk all of them."""
+        """Threads (of `user`, or of every user), newest first by default; iterating the page walks all of them.
+
+        `limit` is the page size (each request asks for that many), not a cap on the walk.
+
+        >>> for thread in client.threads.list(user="user_123"):  # doctest: +SKIP
+        ...     print(thread.id, thread.title)
+        """
         query = list_query(user=user, limit=limit, order=order, after=after, before=before)
         response = self._client._transport.request(self._client._api_spec("GET", "/chatkit/threads", params=query))
         data, has_more, cursor = parse_page(response.json(), ChatKitThread.model_validate, what="threads")
@@ -45,6 +51,8 @@ class Threads:
             has_more=has_more,
             next_cursor=cursor,
             fetch=lambda next_after: self.list(user=user, limit=limit, order=order, after=next_after),
+            what="threads",
+            cursor=after,
         )
 
     def retrieve(self, thread_id: str) -> ChatKitThread:
@@ -65,7 +73,7 @@ class Threads:
         after: str | None = None,
         before: str | None = None,
     ) -> SyncPage[ThreadItem]:
-        """A thread's items; iterate the page to walk all of them."""
+        """A thread's items; iterating the page walks all of them (`limit` is the page size)."""
         path = f"/chatkit/threads/{path_id(thread_id, 'thread_id')}/items"
         query = list_query(limit=limit, order=order, after=after, before=before)
         response = self._client._transport.request(self._client._api_spec("GET", path, params=query))
@@ -75,21 +83,23 @@ class Threads:
             has_more=has_more,
             next_cursor=cursor,
             fetch=lambda next_after: self.list_items(thread_id, limit=limit, order=order, after=next_after),
+            what="thread items",
+            cursor=after,
         )
 
 
 class AsyncThreads:
-    """Async twin of `Threads`.
+    """Async twin of `Threads`: list methods return an `AsyncPaginator` (await it for the first page,
+    `async for` over it for every item).
 
-    >>> page = await client.threads.list(user="user_123")  # doctest: +SKIP
-    >>> async for thread in page:  # doctest: +SKIP
+    >>> async for thread in client.threads.list(user="user_123"):  # doctest: +SKIP
     ...     print(thread.id)
     """
 
     def __init__(self, client: AsyncChatKit) -> None:
         self._client = client
 
-    async def list(
+    def list(
         self,
         *,
         user: str | None = None,
@@ -97,19 +107,26 @@ class AsyncThreads:
         order: Order | None = None,
         after: str | None = None,
         before: str | None = None,
-    ) -> AsyncPage[ChatKitThread]:
-        """Threads, newest first by default; `async for` over the page walks all of them."""
+    ) -> AsyncPaginator[ChatKitThread]:
+        """Threads (of `user`, or of every user), newest first by default: `await` it for the first
+        page, `async for` over it for every thread. `limit` is the page size, not a cap on the walk."""
         query = list_query(user=user, limit=limit, order=order, after=after, before=before)
-        response = await self._client._transport.request(
-            self._client._api_spec("GET", "/chatkit/threads", params=query)
-        )
-        data, has_more, cursor = parse_page(response.json(), ChatKitThread.model_validate, what="threads")
-        return AsyncPage(
-            data,
-            has_more=has_more,
-            next_cursor=cursor,
-            fetch=lambda next_after: self.list(user=user, limit=limit, order=order, after=next_after),
-        )
+
+        async def first_page() -> AsyncPage[ChatKitThread]:
+            response = await self._client._transport.request(
+                self._client._api_spec("GET", "/chatkit/threads", params=query)
+            )
+            data, has_more, cursor = parse_page(response.json(), ChatKitThread.model_validate, what="threads")
+            return AsyncPage(
+                data,
+                has_more=has_more,
+                next_cursor=cursor,
+                fetch=lambda next_after: self.list(user=user, limit=limit, order=order, after=next_after),
+                what="threads",
+                cursor=after,
+            )
+
+        return AsyncPaginator(first_page)
 
     async def retrieve(self, thread_id: str) -> ChatKitThread:
         path = f"/chatkit/threads/{path_id(thread_id, 'thread_id')}"
@@ -120,7 +137,7 @@ class AsyncThreads:
         path = f"/chatkit/threads/{path_id(thread_id, 'thread_id')}"
         return parse_model(ThreadDeleted, await self._client._transport.request(self._client._api_spec("DELETE", path)))
 
-    async def list_items(
+    def list_items(
         self,
         thread_id: str,
         *,
@@ -128,15 +145,22 @@ class AsyncThreads:
         order: Order | None = None,
         after: str | None = None,
         before: str | None = None,
-    ) -> AsyncPage[ThreadItem]:
-        """A thread's items; `async for` over the page walks all of them."""
+    ) -> AsyncPaginator[ThreadItem]:
+        """A thread's items: `await` it for the first page, `async for` over it for every item
+        (`limit` is the page size)."""
         path = f"/chatkit/threads/{path_id(thread_id, 'thread_id')}/items"
         query = list_query(limit=limit, order=order, after=after, before=before)
-        response = await self._client._transport.request(self._client._api_spec("GET", path, params=query))
-        data, has_more, cursor = parse_page(response.json(), parse_item, what="thread items")
-        return AsyncPage(
-            data,
-            has_more=has_more,
-            next_cursor=cursor,
-            fetch=lambda next_after: self.list_items(thread_id, limit=limit, order=order, after=next_after),
-        )
+
+        async def first_page() -> AsyncPage[ThreadItem]:
+            response = await self._client._transport.request(self._client._api_spec("GET", path, params=query))
+            data, has_more, cursor = parse_page(response.json(), parse_item, what="thread items")
+            return AsyncPage(
+                data,
+                has_more=has_more,
+                next_cursor=cursor,
+                fetch=lambda next_after: self.list_items(thread_id, limit=limit, order=order, after=next_after),
+                what="thread items",
+                cursor=after,
+            )
+
+        return AsyncPaginator(first_page)

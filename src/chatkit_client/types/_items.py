@@ -26,7 +26,13 @@ __all__ = [
     "EndOfTurnItem",
     "GeneratedImage",
     "GeneratedImageItem",
+    "HiddenContextItem",
     "InferenceOptions",
+    "SDKHiddenContextItem",
+    "StructuredInputAnswer",
+    "StructuredInputItem",
+    "StructuredInputOption",
+    "StructuredInputQuestion",
     "TaskGroupItem",
     "TaskItem",
     "ThreadItem",
@@ -228,6 +234,66 @@ class GeneratedImageItem(ThreadItemBase):
     image: GeneratedImage | None = None
 
 
+class StructuredInputAnswer(ChatKitModel):
+    """The answer recorded for one question of a structured input."""
+
+    values: list[str] = Field(default_factory=list)
+    skipped: bool = False
+
+
+class StructuredInputOption(ChatKitModel):
+    """One choice of a `multiple_choice` question; `value` is what is sent back when it is picked."""
+
+    value: str
+
+
+class StructuredInputQuestion(ChatKitModel):
+    """One question of a structured input: `multiple_choice` (with `options`, `multiple`) or `freeform`
+    (with an optional `description`). Answers are keyed by `id`."""
+
+    type: str = "multiple_choice"
+    id: str
+    question: str = ""
+    options: list[StructuredInputOption] = Field(default_factory=list)
+    """The suggested choices (multiple choice); a freeform answer is allowed besides them."""
+    multiple: bool = False
+    """Whether more than one value may be given."""
+    description: str | None = None
+    answer: StructuredInputAnswer | None = None
+    """The recorded answer, once answered."""
+
+
+class StructuredInputItem(ThreadItemBase):
+    """The assistant asks the user questions; answer with `chat.add_structured_input(item.id, {...})`.
+
+    ```python
+    item = parse_item({"id": "si_1", "type": "structured_input", "status": "pending", "inputs": [
+        {"type": "multiple_choice", "id": "color", "question": "Which color?", "options": [{"value": "red"}]}]})
+    assert item.inputs[0].options[0].value == "red" and item.status == "pending"
+    ```
+    """
+
+    type: Annotated[Literal["structured_input"], BeforeValidator(_strip_rest_prefix)] = "structured_input"
+    status: str = "pending"
+    """`"pending"` until answered, then `"answered"` or `"skipped"`."""
+    inputs: list[StructuredInputQuestion] = Field(default_factory=list)
+    """The questions, in order."""
+
+
+class HiddenContextItem(ThreadItemBase):
+    """Context a server stores in the thread for the model, not meant for display (`content` as sent)."""
+
+    type: Annotated[Literal["hidden_context_item"], BeforeValidator(_strip_rest_prefix)] = "hidden_context_item"
+    content: Any = None
+
+
+class SDKHiddenContextItem(ThreadItemBase):
+    """Context the openai-chatkit SDK stores for its own bookkeeping, not meant for display."""
+
+    type: Annotated[Literal["sdk_hidden_context"], BeforeValidator(_strip_rest_prefix)] = "sdk_hidden_context"
+    content: Any = None
+
+
 class UnknownItem(ThreadItemBase):
     """An item of a type this library does not know; `type` and every field are kept as sent."""
 
@@ -245,6 +311,9 @@ _ITEM_TYPES = frozenset(
         "task_group",
         "end_of_turn",
         "generated_image",
+        "structured_input",
+        "hidden_context_item",
+        "sdk_hidden_context",
     }
 )
 
@@ -267,6 +336,9 @@ ThreadItem = Annotated[
     | Annotated[TaskGroupItem, Tag("task_group")]
     | Annotated[EndOfTurnItem, Tag("end_of_turn")]
     | Annotated[GeneratedImageItem, Tag("generated_image")]
+    | Annotated[StructuredInputItem, Tag("structured_input")]
+    | Annotated[HiddenContextItem, Tag("hidden_context_item")]
+    | Annotated[SDKHiddenContextItem, Tag("sdk_hidden_context")]
     | Annotated[UnknownItem, Tag("unknown")],
     Discriminator(_item_tag),
 ]
