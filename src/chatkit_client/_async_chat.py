@@ -164,6 +164,8 @@ class AsyncChatStream:
         """Stop reading and close the HTTP response, which stops the answer on the server (see
         `allow_cancel`); what arrived stays in `reply`."""
         await self._events.aclose()
+        # A stopped answer still started (or continued) a thread: the next message continues it.
+        self._chat._state.observe(self._driver.reply())
 
     async def __aenter__(self) -> AsyncChatStream:
         return self
@@ -321,7 +323,7 @@ class AsyncChat:
             return await stream.get_final_reply()
 
     async def add_structured_input(
-        self, item_id: str, answers: Mapping[str, str | Sequence[str]], *, skipped: bool = False
+        self, item_id: str, answers: Mapping[str, str | Sequence[str] | None], *, skipped: bool = False
     ) -> Reply:
         """Answer a pending structured input item (`answers` keyed by question id) and return the answer.
 
@@ -332,7 +334,7 @@ class AsyncChat:
             return await stream.get_final_reply()
 
     def stream_structured_input(
-        self, item_id: str, answers: Mapping[str, str | Sequence[str]], *, skipped: bool = False
+        self, item_id: str, answers: Mapping[str, str | Sequence[str] | None], *, skipped: bool = False
     ) -> AsyncChatStream:
         """Like `add_structured_input`, streamed."""
         thread_id = require_thread(self._state.thread_id, "add_structured_input")

@@ -164,6 +164,8 @@ class ChatStream:
         ...             break  # leaving the block closes the stream: the server stops answering
         """
         self._events.close()
+        # A stopped answer still started (or continued) a thread: the next message continues it.
+        self._chat._state.observe(self._driver.reply())
 
     def __enter__(self) -> ChatStream:
         return self
@@ -323,7 +325,7 @@ class Chat:
             return stream.get_final_reply()
 
     def add_structured_input(
-        self, item_id: str, answers: Mapping[str, str | Sequence[str]], *, skipped: bool = False
+        self, item_id: str, answers: Mapping[str, str | Sequence[str] | None], *, skipped: bool = False
     ) -> Reply:
         """Answer a pending structured input item (`answers` keyed by question id) and return the answer.
 
@@ -338,7 +340,7 @@ class Chat:
             return stream.get_final_reply()
 
     def stream_structured_input(
-        self, item_id: str, answers: Mapping[str, str | Sequence[str]], *, skipped: bool = False
+        self, item_id: str, answers: Mapping[str, str | Sequence[str] | None], *, skipped: bool = False
     ) -> ChatStream:
         """Like `add_structured_input`, streamed."""
         thread_id = require_thread(self._state.thread_id, "add_structured_input")

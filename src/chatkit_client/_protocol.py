@@ -196,20 +196,28 @@ def attachment_create_request(filename: str, size: int | None, mime_type: str) -
 def structured_input_request(
     thread_id: str, item_id: object, answers: object, *, skipped: bool = False
 ) -> dict[str, Any]:
-    """`threads.add_structured_input`: answers keyed by question id, each a value or a list of values."""
+    """`threads.add_structured_input`: answers keyed by question id, each a value, a list of values, or
+    None to skip that question.
+
+    >>> structured_input_request("thr_1", "si_1", {"color": "red", "name": None})["params"]["input"]["answers"]
+    {'color': {'values': ['red'], 'skipped': False}, 'name': {'values': [], 'skipped': True}}
+    """
     if not isinstance(item_id, str) or not item_id:
         raise InvalidInputError("item_id", "must be the id of the pending structured input item")
     if not isinstance(answers, Mapping):
         raise InvalidInputError("answers", "must be a dict of question id to a value or a list of values")
     submitted: dict[str, Any] = {}
     for question, value in answers.items():
+        if isinstance(question, str) and value is None:
+            submitted[question] = {"values": [], "skipped": True}
+            continue
         values = [value] if isinstance(value, str) else value
         if (
             not isinstance(question, str)
             or not isinstance(values, Sequence)
             or not all(isinstance(v, str) for v in values)
         ):
-            raise InvalidInputError(f"answers[{question!r}]", "must be a string or a list of strings")
+            raise InvalidInputError(f"answers[{question!r}]", "must be a string, a list of strings or None (skipped)")
         submitted[question] = {"values": list(values), "skipped": False}
     status = "skipped" if skipped else "answered"
     return envelope(

@@ -15,6 +15,7 @@ from ._errors import describe_error
 
 if TYPE_CHECKING:
     from .._chat import Chat, ChatStream
+    from ..types import StructuredInputItem, StructuredInputQuestion
     from ._app import Target
 
 __all__ = ["HELP", "Repl"]
@@ -185,6 +186,34 @@ class Repl:
         pending = stream.reply.pending_client_tool_call
         if pending is not None:
             self._answer_tool_call(pending.name, pending.arguments)
+            return
+        questions = stream.reply.pending_structured_input
+        if questions is not None:
+            self._answer_structured_input(questions)
+
+    def _answer_structured_input(self, item: StructuredInputItem) -> None:
+        """Ask each question of a pending structured input, then send the answers.
+
+        Options are picked by number or typed out (several, comma-separated, when the question allows it);
+        an empty answer skips the question; Ctrl-D or Ctrl-C leaves the whole input pending.
+        """
+        answers: dict[str, list[str] | None] = {}
+        for question in item.inputs:
+            self._say(_printable(question.question) or question.id, "bold yellow")
+            if question.description:
+                self._say("  " + _printable(question.description), "dim")
+            for number, option in enumerate(question.options, start=1):
+                self._say(f"  {number}) {_printable(option.value)}")
+            hint = "numbers or text, comma-separated" if question.multiple else "a number or text"
+            try:
+                raw = self._read(f"answer ({hint}, empty to skip)> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                click.echo()
+                self._say("not answered: the questions stay pending", "dim")
+                return
+            answers[question.id] = _parse_answer(question, raw) if raw else None
+        skipped = all(value is None for value in answers.values())
+        self._turn(lambda: self._chat.stream_structured_input(item.id, answers, skipped=skipped))
 
     def _answer_tool_call(self, name: str, arguments: dict[str, Any]) -> None:
         """Ask the user for the client tool's result; an empty line leaves the call pending."""
@@ -205,3 +234,21 @@ class Repl:
                 continue
             break
         self._turn(lambda: self._chat.stream_tool_output(result))
+
+
+def _printable(text: str, limit: int = 500) -> str:
+    """Server text for the terminal: no control characters (escape sequences), bounded length."""
+    shown = "".join(char if char.isprintable() else " " for char in text[:limit])
+    return shown if len(text) <= limit else shown + "..."
+
+
+def _parse_answer(question: StructuredInputQuestion, raw: str) -> list[str]:
+    """The values of one typed answer: option numbers become their values, anything else is kept as text."""
+    parts = [part.strip() for part in raw.split(",")] if question.multiple else [raw]
+    values = []
+    for part in parts:
+        if part.isdigit() and 1 <= int(part) <= len(question.options):
+            values.append(question.options[int(part) - 1].value)
+        elif part:
+            values.append(part)
+    return values

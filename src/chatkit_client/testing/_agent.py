@@ -23,6 +23,9 @@ Scripts (first word -> what the server streams):
 - `ask`: a pending `structured_input` item (one multiple-choice question, id `color`). Answer it
   with `threads.add_structured_input`; the server replaces the item (`thread.item.replaced`)
   and streams `You answered: <values>`.
+- `survey`: a sentence, then a pending `structured_input` item with two questions: `colors`
+  (multiple choice, options red/green/blue, several values allowed) and `name` (freeform, with a
+  description). Answered as `ask`: `You answered: <colors joined by ", ">; <name>`.
 - `remove`: an assistant message, a `thread.item.removed` event for it, then text.
 - `notice`: a `notice` event (level `info`, a title, a markdown message), then text.
 - `progress`: two `progress_update` events, then text.
@@ -82,6 +85,7 @@ with warnings.catch_warnings():
         GeneratedImageUpdated,
         NoticeEvent,
         ProgressUpdateEvent,
+        StructuredInputFreeform,
         StructuredInputItem,
         StructuredInputMultipleChoice,
         StructuredInputMultipleChoiceOption,
@@ -113,7 +117,7 @@ __all__ = ["ScriptedAgent", "ScriptedCrash"]
 Events = AsyncIterator[ThreadStreamEvent]
 
 KEYWORDS = (
-    "help", "tool:NAME {json}", "widget", "workflow", "task", "image", "ask", "remove", "notice",
+    "help", "tool:NAME {json}", "widget", "workflow", "task", "image", "ask", "survey", "remove", "notice",
     "progress", "effect", "sources", "error", "crash", "long N", "slow N", "retry",
 )  # fmt: skip
 WIDGET_CAPTION = "A counter, updated by the server."
@@ -312,6 +316,7 @@ class ScriptedAgent:
             "task": self._task,
             "image": self._image,
             "ask": self._ask,
+            "survey": self._survey,
             "remove": self._remove,
             "notice": self._notice,
             "progress": self._progress,
@@ -541,6 +546,25 @@ class ScriptedAgent:
                 thread_id=thread.id,
                 created_at=datetime.now(),
                 inputs=[question],
+            )
+        )
+
+    async def _survey(self, thread: ThreadMetadata, context: RequestContext) -> Events:
+        async for event in self._say(thread, context, "Two quick questions."):
+            yield event
+        colors = StructuredInputMultipleChoice(
+            id="colors",
+            question="Which colors do you like?",
+            options=[StructuredInputMultipleChoiceOption(value=color) for color in ("red", "green", "blue")],
+            multiple=True,
+        )
+        name = StructuredInputFreeform(id="name", question="What is your name?", description="Any name will do.")
+        yield ThreadItemDoneEvent(
+            item=StructuredInputItem(
+                id=self._item_id("message", thread, context),
+                thread_id=thread.id,
+                created_at=datetime.now(),
+                inputs=[colors, name],
             )
         )
 

@@ -45,7 +45,7 @@ from ._serve import serve_app
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from chatkit.actions import Action
-    from chatkit.server import ChatKitServer, StreamingResult
+    from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
     from chatkit.types import (
         Attachment,
         AttachmentCreateParams,
@@ -53,6 +53,7 @@ with warnings.catch_warnings():
         ChatKitReq,
         FeedbackKind,
         SyncCustomActionResponse,
+        ThreadItem,
         ThreadMetadata,
         ThreadStreamEvent,
         TranscriptionResult,
@@ -87,7 +88,10 @@ class LocalChatKitServer(ChatKitServer[RequestContext]):
     """A ChatKit server that answers with the offline scripted agent.
 
     Widget actions are handled by `action()`, feedback is kept in `feedback` for assertions, and
-    `input.transcribe` returns a description of the audio it received.
+    `input.transcribe` returns a description of the audio it received: `Transcribed N bytes of
+    MEDIA_TYPE` (deterministic, for tests). A stream the client closes early is cancelled by
+    openai-chatkit; the thread id is then appended to `cancelled` (after the SDK's own cleanup:
+    the partial assistant message and an `sdk_hidden_context` item are stored).
 
     >>> server = LocalChatKitServer()
     >>> app = create_local_app(server=server)
@@ -103,6 +107,30 @@ class LocalChatKitServer(ChatKitServer[RequestContext]):
         self.store = memory_store
         self.agent = ScriptedAgent(memory_store, slow_delay=slow_delay)
         self.feedback: list[FeedbackRecord] = []
+        self.cancelled: list[str] = []
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
+    ) -> None:
+        await super().handle_stream_cancelled(thread, pending_items, context)
+        self.cancelled.append(thread.id)
+
+    async def process(
+        self, request: str | bytes | bytearray, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        """openai-chatkit's `process`, with the request's TypeAdapter built once instead of per request.
+
+        openai-chatkit 1.6 builds a new `TypeAdapter(ChatKitReq)` on every request (tens of milliseconds
+        of schema building); that made a 1,000-thread export from this server take minutes.
+        """
+        streaming = getattr(self, "_process_streaming", None)
+        non_streaming = getattr(self, "_process_non_streaming", None)
+        if streaming is None or non_streaming is None:  # pragma: no cover - a future openai-chatkit
+            return await super().process(request, context)
+        parsed = _REQUEST.validate_json(request)
+        if is_streaming_req(parsed):
+            return StreamingResult(streaming(parsed, context))
+        return NonStreamingResult(await non_streaming(parsed, context))
 
     def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
