@@ -179,8 +179,15 @@ class AsyncChatStream:
 class AsyncChat:
     """Async twin of `Chat`: one conversation with a ChatKit backend, shared safely by tasks.
 
+    Methods that do I/O are coroutines; `stream()` returns an `AsyncChatStream` (`async with` /
+    `async for`); `threads()` and `items()` return an `AsyncPaginator` (`async for` over every item, or
+    `await` for the first page).
+
     >>> chat = client.chat(user="user_123", workflow="wf_abc")  # doctest: +SKIP
     >>> print((await chat.send("Hello!")).text)  # doctest: +SKIP
+    You said: Hello!
+    >>> async for thread in chat.threads():  # doctest: +SKIP
+    ...     print(thread.id, thread.title)
     """
 
     def __init__(
@@ -239,7 +246,13 @@ class AsyncChat:
         tool_choice: str | Mapping[str, str] | None = None,
         keep_events: bool = False,
     ) -> Reply:
-        """Send a message and return the finished Reply; `files` are uploaded first."""
+        """Send a message, wait for the whole answer and return it as a `Reply`.
+
+        The arguments, the accepted forms of `files` (paths, named binary files, `(filename, content)` or
+        `(filename, content, mime_type)` tuples) and the errors raised are those of `Chat.send`.
+
+        >>> reply = await chat.send("Hello!", files=["report.pdf"])  # doctest: +SKIP
+        """
         stream = self.stream(
             text,
             files=files,
@@ -263,7 +276,15 @@ class AsyncChat:
         tool_choice: str | Mapping[str, str] | None = None,
         keep_events: bool = False,
     ) -> AsyncChatStream:
-        """Send a message and stream the answer (`async with` / `async for`); input is checked here."""
+        """Send a message and stream the answer: returns an `AsyncChatStream` (`async with` / `async for`).
+
+        Same arguments as `send`, checked here (`InvalidInputError`); the request goes out when
+        iteration starts, and the turn's errors are raised by the iteration (see `Chat.send`).
+
+        >>> async with chat.stream("Hi there") as stream:  # doctest: +SKIP
+        ...     async for piece in stream.text_deltas():
+        ...         print(piece, end="", flush=True)
+        """
         prepared = prepare_files(files)
         ids = check_attachment_ids(attachments)
         template = user_input(

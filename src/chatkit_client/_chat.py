@@ -76,10 +76,18 @@ T = TypeVar("T")
 class ChatStream:
     """A streamed turn: iterate it for typed events as they arrive; the HTTP response closes on exit.
 
-    >>> with chat.stream("Tell me a story") as stream:  # doctest: +SKIP
+    Nothing is sent until iteration starts. Iterating yields `chatkit_client.types` events;
+    `text_deltas()` yields just the assistant's text; `reply` is everything so far. Errors surface from
+    the iteration: `StreamError` (an error event), `StreamInterruptedError` (the connection broke), each
+    with the partial `reply`. Closing the stream early stops the answer on the server (`allow_cancel`).
+
+    >>> with chat.stream("Tell me a story") as stream:
     ...     for piece in stream.text_deltas():
     ...         print(piece, end="", flush=True)
     ...     reply = stream.get_final_reply()
+    You said: Tell me a story
+    >>> reply.text
+    'You said: Tell me a story'
     """
 
     def __init__(self, chat: Chat, first_request: Callable[[], dict[str, Any]], *, keep_events: bool = False) -> None:
@@ -179,11 +187,14 @@ class ChatStream:
 class Chat:
     """One conversation with a ChatKit backend: hosted (a session it renews itself) or self-hosted.
 
-    Create it with `client.chat(...)`. A Chat may be shared by threads; it keeps the thread id.
+    Create it with `client.chat(...)`. A Chat may be shared by threads; it keeps the thread id, so each
+    message continues the same thread until `new_thread()`.
 
-    >>> chat = client.chat(user="user_123", workflow="wf_abc")  # doctest: +SKIP
-    >>> print(chat.send("Hello!").text)  # doctest: +SKIP
-    >>> print(chat.send("And in French?").text)  # same thread  # doctest: +SKIP
+    >>> chat = client.chat(user="user_123", workflow="wf_abc")
+    >>> print(chat.send("Hello!").text)
+    You said: Hello!
+    >>> print(chat.send("And in French?").text)  # same thread
+    You said: And in French?
     """
 
     def __init__(
@@ -244,10 +255,28 @@ class Chat:
         tool_choice: str | Mapping[str, str] | None = None,
         keep_events: bool = False,
     ) -> Reply:
-        """Send a message and return the finished Reply; `files` are uploaded first.
+        """Send a message, wait for the whole answer and return it as a `Reply` (`.text`, `.items`,
+        `.thread_id`, `.pending_client_tool_call`, ...). Client tool calls with a registered handler are
+        answered on the way, in the same Reply.
 
-        Raises `StreamError` if the server reports an error in the stream, `StreamInterruptedError`
-        if the connection breaks; both carry the partial `reply`.
+        - `text`: the message; may be empty only when files or attachments are given.
+        - `files`: uploaded first, then attached. Each one is a path (`str` or `os.PathLike`), a binary
+          file object with a `name`, or a tuple `(filename, content)` / `(filename, content, mime_type)`
+          where content is bytes, a binary file object or a path. The MIME type is guessed from the name.
+        - `attachments`: ids of files uploaded before (`chat.upload(...)`).
+        - `quoted_text`, `model`, `tool_choice` (a tool id): sent with the message as the protocol defines.
+        - `keep_events=True` keeps every event in `reply.events`.
+
+        Raises `InvalidInputError` for bad arguments (before anything is sent); `StreamError` when the
+        server reports an error in the stream and `StreamInterruptedError` when the connection breaks
+        mid-answer (both carry the partial `reply`); `APIStatusError` subclasses (`AuthenticationError`,
+        `NotFoundError`, `RateLimitError`, ...) for an HTTP error; `APIConnectionError`/`APITimeoutError`
+        when the server cannot be reached.
+
+        >>> reply = chat.send("Summarise this", files=[("notes.txt", b"Meeting at noon.")])
+        >>> print(reply.text)
+        You said: Summarise this
+        Attachments: notes.txt (text/plain, 16 bytes)
         """
         stream = self.stream(
             text,
@@ -272,7 +301,17 @@ class Chat:
         tool_choice: str | Mapping[str, str] | None = None,
         keep_events: bool = False,
     ) -> ChatStream:
-        """Send a message and stream the answer; input is checked here, before anything is sent."""
+        """Send a message and stream the answer: returns a `ChatStream` to iterate (use it in `with`).
+
+        Takes the same arguments as `send`; they are checked here (raising `InvalidInputError`), and the
+        request goes out when iteration starts. Errors of the turn are raised by the iteration (see
+        `send`). Leaving the `with` block early stops the answer.
+
+        >>> with chat.stream("Hi there") as stream:
+        ...     pieces = list(stream.text_deltas())
+        >>> "".join(pieces)
+        'You said: Hi there'
+        """
         prepared = prepare_files(files)
         ids = check_attachment_ids(attachments)
         template = user_input(
@@ -454,9 +493,9 @@ class Chat:
         admin-API twin for hosted threads of any user.
 
         >>> import json
-        >>> with open("threads.jsonl", "w") as out:  # doctest: +SKIP
+        >>> with open("threads.jsonl", "w") as out:
         ...     for record in chat.export_threads():
-        ...         out.write(json.dumps(record) + "\n")
+        ...         print(json.dumps(record), file=out)
         """
         return self._export(export_ids(thread_ids))
 

@@ -320,11 +320,38 @@ class _BaseChatKit:
 class ChatKit(_BaseChatKit):
     """The synchronous ChatKit client, for OpenAI's hosted API or your own ChatKit server.
 
-    One client may be shared by many threads; it pools connections through one `httpx2.Client`.
+    One client may be shared by many threads; it pools connections through one `httpx2.Client`. Close it
+    (or use `with`) when done.
+
+    Parameters (all keyword-only except `api_key`; `help(ChatKit.__init__)` lists them with their defaults):
+
+    - `api_key`: OpenAI API key for the hosted API, default `$OPENAI_API_KEY`. Needed for `sessions`,
+      `threads` and `chat(user=..., workflow=...)`; not for `chat(client_secret=...)` nor self-hosted servers.
+    - `base_url`: the hosted API's base URL, default `$OPENAI_BASE_URL`, else `https://api.openai.com/v1`.
+    - `organization`, `project`: sent as `OpenAI-Organization` / `OpenAI-Project` (default `$OPENAI_ORG_ID`,
+      `$OPENAI_PROJECT_ID`).
+    - `server_url`: the endpoint of your own ChatKit server (`http(s)://host/chatkit`). Conversations then go
+      there, and the hosted-only `sessions`, `threads` and `files` raise `ConfigurationError`.
+    - `headers`: headers for `server_url` requests: a dict, or a callable returning one, called before every
+      request so rotating tokens stay fresh: `headers=lambda: {"Authorization": f"Bearer {tokens.current()}"}`.
+    - `upload_url`: a self-hosted server's direct-upload endpoint (multipart field `file`); without it, uploads
+      use the server's two-phase `attachments.create`.
+    - `timeout`: seconds, or a `Timeout` (`httpx2.Timeout`); default 600 s per read and 5 s to connect.
+    - `max_retries`: how often a failed request is retried (connection errors, 408/409/429/5xx), default 2.
+      A message the server may have taken is never sent again.
+    - `max_event_size`: the largest stream event accepted, in bytes (default 64 MiB; None: no limit).
+    - `default_headers`: extra headers on every request.
+    - `http_client`: your own `httpx2.Client` (proxies, certificates, transports); `close()` leaves it open.
 
     >>> from chatkit_client import ChatKit
-    >>> with ChatKit(api_key="sk-...") as client:  # doctest: +SKIP
-    ...     session = client.sessions.create(user="user_123", workflow="wf_abc")
+    >>> with ChatKit() as client:  # reads OPENAI_API_KEY
+    ...     chat = client.chat(user="user_123", workflow="wf_abc")
+    ...     print(chat.send("Hello!").text)
+    You said: Hello!
+    >>> server = ChatKit(server_url="http://localhost:8000/chatkit", headers={"Authorization": "Bearer app-token"})
+    >>> server.chat().send("Hi").text
+    'You said: Hi'
+    >>> server.close()
     """
 
     _transport: SyncTransport
@@ -424,8 +451,11 @@ class ChatKit(_BaseChatKit):
         """A conversation. Hosted: `user=` and `workflow=` (sessions created and renewed for you) or
         `client_secret=`; self-hosted: no arguments. `thread_id=` continues an existing thread.
 
-        >>> chat = client.chat(user="user_123", workflow="wf_abc")  # doctest: +SKIP
-        >>> chat.send("Hello!").text  # doctest: +SKIP
+        >>> chat = client.chat(user="user_123", workflow="wf_abc")
+        >>> chat.send("Hello!").text
+        'You said: Hello!'
+        >>> chat.send("And again").thread_id == chat.thread_id
+        True
         """
         session = self._session_state(
             user=user,
@@ -469,11 +499,38 @@ class ChatKit(_BaseChatKit):
 class AsyncChatKit(_BaseChatKit):
     """The asynchronous ChatKit client; the same surface as `ChatKit`, awaited.
 
-    One client may be shared by many tasks; it pools connections through one `httpx2.AsyncClient`.
+    One client may be shared by many tasks; it pools connections through one `httpx2.AsyncClient`. List
+    methods return an `AsyncPaginator`: `async for thread in client.threads.list(user=...)` walks every page.
 
+    Parameters (all keyword-only except `api_key`; `help(ChatKit.__init__)` lists them with their defaults):
+
+    - `api_key`: OpenAI API key for the hosted API, default `$OPENAI_API_KEY`. Needed for `sessions`,
+      `threads` and `chat(user=..., workflow=...)`; not for `chat(client_secret=...)` nor self-hosted servers.
+    - `base_url`: the hosted API's base URL, default `$OPENAI_BASE_URL`, else `https://api.openai.com/v1`.
+    - `organization`, `project`: sent as `OpenAI-Organization` / `OpenAI-Project` (default `$OPENAI_ORG_ID`,
+      `$OPENAI_PROJECT_ID`).
+    - `server_url`: the endpoint of your own ChatKit server (`http(s)://host/chatkit`). Conversations then go
+      there, and the hosted-only `sessions`, `threads` and `files` raise `ConfigurationError`.
+    - `headers`: headers for `server_url` requests: a dict, or a callable returning one, called before every
+      request so rotating tokens stay fresh: `headers=lambda: {"Authorization": f"Bearer {tokens.current()}"}`.
+    - `upload_url`: a self-hosted server's direct-upload endpoint (multipart field `file`); without it, uploads
+      use the server's two-phase `attachments.create`.
+    - `timeout`: seconds, or a `Timeout` (`httpx2.Timeout`); default 600 s per read and 5 s to connect.
+    - `max_retries`: how often a failed request is retried (connection errors, 408/409/429/5xx), default 2.
+      A message the server may have taken is never sent again.
+    - `max_event_size`: the largest stream event accepted, in bytes (default 64 MiB; None: no limit).
+    - `default_headers`: extra headers on every request.
+    - `http_client`: your own `httpx2.AsyncClient` (proxies, certificates, transports); `close()` leaves it open.
+
+    >>> import asyncio
     >>> from chatkit_client import AsyncChatKit
-    >>> async with AsyncChatKit(api_key="sk-...") as client:  # doctest: +SKIP
-    ...     session = await client.sessions.create(user="user_123", workflow="wf_abc")
+    >>> async def main() -> str:
+    ...     async with AsyncChatKit() as client:  # reads OPENAI_API_KEY
+    ...         chat = client.chat(user="user_123", workflow="wf_abc")
+    ...         reply = await chat.send("Hello!")
+    ...         return reply.text
+    >>> asyncio.run(main())
+    'You said: Hello!'
     """
 
     _transport: AsyncTransport
@@ -569,6 +626,7 @@ class AsyncChatKit(_BaseChatKit):
 
         >>> chat = client.chat(user="user_123", workflow="wf_abc")  # doctest: +SKIP
         >>> (await chat.send("Hello!")).text  # doctest: +SKIP
+        'You said: Hello!'
         """
         session = self._session_state(
             user=user,
@@ -586,7 +644,7 @@ class AsyncChatKit(_BaseChatKit):
         """Send a message on this client's conversation (the Ruby gem's `send_message!`); one thread per client.
 
         >>> await client.create_session(user_id="user_123", workflow_id="wf_abc")  # doctest: +SKIP
-        >>> print(await client.send_message(text="Hello, how are you?").text)  # doctest: +SKIP
+        >>> print((await client.send_message(text="Hello, how are you?")).text)  # doctest: +SKIP
         """
         with self._seed.lock:
             chat = self._seed.chat

@@ -94,9 +94,9 @@ class Threads:
         `chat.export_threads`): those of `thread_ids`, else every thread of `user`, else every thread.
 
         >>> import json
-        >>> with open("backup.jsonl", "w") as out:  # doctest: +SKIP
+        >>> with open("backup.jsonl", "w") as out:
         ...     for record in client.threads.export(user="user_123"):
-        ...         out.write(json.dumps(record) + "\n")
+        ...         print(json.dumps(record), file=out)
         """
         return self._export(export_ids(thread_ids), user)
 

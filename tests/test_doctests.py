@@ -1,0 +1,63 @@
+"""The docstring examples of the public classes run, against the dev server (hosted emulator + local server).
+
+Examples marked `+SKIP` need something a test cannot offer (a real workflow, top-level `await`); every other
+example runs. `client` is a hosted `ChatKit` (OPENAI_API_KEY/OPENAI_BASE_URL point at the emulator), `chat` a
+conversation with the local openai-chatkit server, and `http://localhost:8000` becomes the dev server's origin.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+from pathlib import Path
+
+import pytest
+
+from chatkit_client import ChatKit
+from chatkit_client.testing import serve_dev
+
+MODULES = [
+    "chatkit_client",
+    "chatkit_client._client",
+    "chatkit_client._chat",
+    "chatkit_client._async_chat",
+    "chatkit_client._pagination",
+    "chatkit_client._protocol",
+    "chatkit_client._export",
+    "chatkit_client._audio",
+    "chatkit_client._files",
+    "chatkit_client.resources._threads",
+]
+
+
+def test_docstring_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    ran: dict[str, int] = {}
+    with serve_dev() as dev:
+        monkeypatch.setenv("OPENAI_API_KEY", dev.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", dev.base_url)
+        with ChatKit() as client, ChatKit(server_url=dev.server_url) as server:
+            for name in MODULES:
+                module = importlib.import_module(name)
+                globs = {**vars(module), "client": client, "chat": server.chat()}
+                for test in finder.find(module, globs=globs):
+                    for example in test.examples:
+                        example.source = example.source.replace("http://localhost:8000", dev.origin)
+                    result = runner.run(test)
+                    ran[test.name] = result.attempted - sum(
+                        1 for example in test.examples if example.options.get(doctest.SKIP)
+                    )
+    assert runner.failures == 0, "a docstring example failed (see the output above)"
+    # The first things people call have examples that really run.
+    for name in (
+        "chatkit_client._client.ChatKit",
+        "chatkit_client._client.AsyncChatKit",
+        "chatkit_client._client.ChatKit.chat",
+        "chatkit_client._chat.Chat",
+        "chatkit_client._chat.Chat.send",
+        "chatkit_client._chat.Chat.stream",
+        "chatkit_client._chat.ChatStream",
+    ):
+        assert ran.get(name, 0) > 0, name
