@@ -49,3 +49,8 @@ def test_every_python_example_in_the_readme_runs(
     assert "Tool get_weather returned" in out
     assert "You said: Hello from asyncio" in out
     assert "kept" in out
+    # The protocol section: structured input, transcription, stopping an answer, export, async pages.
+    assert "You answered: red, blue; Ada" in out
+    assert "Transcribed 16 bytes of audio/wav" in out
+    assert "server allows stopping: True" in out
+    assert "threads exported" in out and "items exported" in out
