@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 from click.testing import CliRunner, Result
 
@@ -138,3 +141,48 @@ def test_export_from_the_hosted_admin_api_by_user(dev: RunningDev, tmp_path: Pat
     assert texts[:2] == ["first thread", "You said: first thread"]
     assert "second message" in texts
     assert all(record["user"] == "user_export" for record in records.values())
+
+
+# -- in a terminal ---------------------------------------------------------------------------------
+CHATKIT = str(Path(sys.executable).with_name("chatkit"))
+
+
+def _pty(args: list[str]) -> pexpect.spawn:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATKIT_"))}
+    env.update({"TERM": "xterm", "COLUMNS": "100", "LINES": "30", "PYTHONUNBUFFERED": "1"})
+    return pexpect.spawn(CHATKIT, args, env=env, encoding="utf-8", timeout=30, dimensions=(30, 100))
+
+
+@pytest.mark.anyio
+async def test_export_shows_a_progress_bar_in_a_terminal(running: RunningLocalServer, tmp_path: Path) -> None:
+    expected = await seed(running, 30, 4)
+    out = tmp_path / "tty.jsonl"
+    child = _pty(["--server-url", running.url, "threads", "export", "--all", "--output", str(out)])
+    try:
+        child.expect_exact("exporting threads")
+        child.expect_exact("exported 30 threads (120 items)")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    check_export(lines(out), expected)
+
+
+def test_chat_in_a_terminal_answers_structured_input(running: RunningLocalServer) -> None:
+    child = _pty(["--server-url", running.url, "chat"])
+    try:
+        child.expect_exact("you> ")
+        child.sendline("survey")
+        child.expect_exact("Which colors do you like?")
+        child.expect_exact("answer (numbers or text, comma-separated, empty to skip)> ")
+        child.sendline("2")
+        child.expect_exact("What is your name?")
+        child.expect_exact("> ")
+        child.sendline("Grace")
+        child.expect_exact("You answered: green; Grace")
+        child.expect_exact("you> ")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
