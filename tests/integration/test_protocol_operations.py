@@ -252,9 +252,7 @@ def check_export(records: list[dict[str, Any]], expected: dict[str, list[tuple[s
 
 
 @pytest.mark.anyio
-async def test_export_walks_every_thread_and_item_and_checks_ids_first(
-    kind: str, running: RunningLocalServer
-) -> None:
+async def test_export_walks_every_thread_and_item_and_checks_ids_first(kind: str, running: RunningLocalServer) -> None:
     expected = await seed(running, THREADS, ITEMS_PER_THREAD)
     client = client_for(kind, running)
     try:
