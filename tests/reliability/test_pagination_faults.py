@@ -170,3 +170,23 @@ async def test_a_page_that_cannot_say_where_the_walk_goes_raises(
     assert expected in str(err)
     assert seen == []
     assert len(server.requests(name)) == 1
+
+
+@pytest.mark.anyio
+async def test_next_page_by_hand_refuses_a_page_that_points_at_itself(kind: str, server: MisbehavingServer) -> None:
+    server.reset_log()
+    client = _client(kind, server, "pages_repeat_cursor", "protocol")
+    try:
+        first = client.chat().threads()
+        if kind == "async":
+            first = await first
+        second = await _maybe_await(first.next_page())  # after "cur_same": still says "cur_same"
+        with pytest.raises(APIResponseValidationError, match="a second time"):
+            await _maybe_await(second.next_page())
+    finally:
+        await close(client)
+    assert len(server.requests("pages_repeat_cursor")) == 2
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if hasattr(value, "__await__") else value
