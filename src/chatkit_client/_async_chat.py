@@ -89,6 +89,7 @@ class AsyncChatStream:
         self._driver = TurnDriver(chat._state, keep_events=keep_events, max_event_size=chat._client.max_event_size)
         self._events = self._run(first_request)
         self._allow_cancel: bool | None = None
+        self._done = False
 
     async def _run(self, first_request: Callable[[], Awaitable[dict[str, Any]]]) -> AsyncGenerator[ThreadStreamEvent]:
         request: dict[str, Any] | None = await first_request()
@@ -125,6 +126,7 @@ class AsyncChatStream:
         try:
             event = await anext(self._events)
         except StopAsyncIteration:
+            self._done = True
             if self._driver.failure is not None:
                 raise self._driver.failure from None
             raise
@@ -163,9 +165,11 @@ class AsyncChatStream:
     async def close(self) -> None:
         """Stop reading and close the HTTP response, which stops the answer on the server (see
         `allow_cancel`); what arrived stays in `reply`."""
+        stopped = not self._done  # a turn that has not ended (stopped, interrupted, failed) midway
         await self._events.aclose()
-        # A stopped answer still started (or continued) a thread: the next message continues it.
-        self._chat._state.observe(self._driver.reply())
+        if stopped:
+            # A stopped answer still started (or continued) a thread: the next message continues it.
+            self._chat._state.observe(self._driver.reply())
 
     async def __aenter__(self) -> AsyncChatStream:
         return self

@@ -95,6 +95,7 @@ class ChatStream:
         self._driver = TurnDriver(chat._state, keep_events=keep_events, max_event_size=chat._client.max_event_size)
         self._events = self._run(first_request)
         self._allow_cancel: bool | None = None
+        self._done = False
 
     def _run(self, first_request: Callable[[], dict[str, Any]]) -> Generator[ThreadStreamEvent]:
         request: dict[str, Any] | None = first_request()
@@ -126,6 +127,7 @@ class ChatStream:
         try:
             event = next(self._events)
         except StopIteration:
+            self._done = True
             if self._driver.failure is not None:
                 raise self._driver.failure from None
             raise
@@ -171,9 +173,11 @@ class ChatStream:
         ...         if len(stream.reply.text) > 200:
         ...             break  # leaving the block closes the stream: the server stops answering
         """
+        stopped = not self._done  # a turn that has not ended (stopped, interrupted, failed) midway
         self._events.close()
-        # A stopped answer still started (or continued) a thread: the next message continues it.
-        self._chat._state.observe(self._driver.reply())
+        if stopped:
+            # A stopped answer still started (or continued) a thread: the next message continues it.
+            self._chat._state.observe(self._driver.reply())
 
     def __enter__(self) -> ChatStream:
         return self

@@ -295,3 +295,17 @@ async def test_admin_api_export_and_async_pages_on_the_hosted_emulator(kind: str
     assert texts == ["first thread", "You said: first thread"]
     assert sorted(listed) == sorted([first.thread_id, second.thread_id])
     assert [item.id for item in items] == [item["id"] for item in chosen[0]["items"]]
+
+
+@pytest.mark.anyio
+async def test_closing_a_finished_stream_leaves_the_chat_state_alone(kind: str, running: RunningLocalServer) -> None:
+    client = client_for(kind, running)
+    try:
+        chat = client.chat()
+        stream = chat.stream("first")
+        await resolve(stream.get_final_reply())
+        chat.new_thread()  # the user moves on before leaving the `with` block
+        await resolve(stream.close())
+    finally:
+        await close(client)
+    assert chat.thread_id is None
