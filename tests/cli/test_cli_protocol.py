@@ -142,6 +142,15 @@ def test_export_from_the_hosted_admin_api_by_user(dev: RunningDev, tmp_path: Pat
     assert "second message" in texts
     assert all(record["user"] == "user_export" for record in records.values())
 
+    # --all: every user's threads (another user's thread included), even with --user given.
+    with ChatKit(api_key=dev.api_key, base_url=dev.base_url) as client:
+        other = client.chat(user="user_other", workflow="wf_demo").send("someone else")
+    everything = tmp_path / "all.jsonl"
+    result = run([*hosted, "threads", "export", "--all", "--output", str(everything)])
+    assert result.exit_code == 0, result.output
+    exported = {record["id"] for record in lines(everything)}
+    assert {first.thread_id, second.thread_id, other.thread_id} <= exported
+
 
 # -- in a terminal ---------------------------------------------------------------------------------
 CHATKIT = str(Path(sys.executable).with_name("chatkit"))
