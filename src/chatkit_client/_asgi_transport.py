@@ -60,6 +60,8 @@ _WINDOW = 16
 # How long start-up, shutdown, and an app's exit after the response are waited for.
 _LIFESPAN_TIMEOUT = 30.0
 _EXIT_TIMEOUT = 10.0
+# The most a sync reader takes per hop to the loop thread, from what the app has already sent.
+_SYNC_BATCH = 64 * 1024
 
 
 class ClientDisconnected(OSError):
@@ -106,6 +108,7 @@ class _Exchange:
         self._timeout = _read_timeout(request)
         self._body = _request_chunks(request.stream).__aiter__()
         self._request_done = False
+        self._ahead: bytes | None = None
         self._messages: asyncio.Queue[Message | _End] = asyncio.Queue()
         self._window = asyncio.Semaphore(_WINDOW)
         self._closed_by_client = asyncio.Event()
@@ -114,17 +117,24 @@ class _Exchange:
         self._read_last = False  # the reader took it
         self._closed = False
         self._error: BaseException | None = None
+        self._pending: _End | None = None
         self._task: asyncio.Task[None] | None = None
 
     # -- the app's side ------------------------------------------------------------------------
+    async def _body_chunk(self) -> bytes | None:
+        """The next non-empty chunk of the request body, None at its end."""
+        async for chunk in self._body:
+            if chunk:
+                return bytes(chunk)
+        return None
+
     async def _receive(self) -> Message:
         if not self._request_done and not self._closed_by_client.is_set():
-            try:
-                chunk = await self._body.__anext__()
-            except StopAsyncIteration:
-                self._request_done = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            return {"type": "http.request", "body": bytes(chunk), "more_body": True}
+            # One chunk read ahead, so that the last one says more_body=False as servers do.
+            chunk = self._ahead if self._ahead is not None else await self._body_chunk()
+            self._ahead = None if chunk is None else await self._body_chunk()
+            self._request_done = self._ahead is None
+            return {"type": "http.request", "body": chunk or b"", "more_body": not self._request_done}
         await self._closed_by_client.wait()
         return {"type": "http.disconnect"}
 
@@ -168,8 +178,6 @@ class _Exchange:
                 item = await self._messages.get()
         except TimeoutError:
             raise httpx2.ReadTimeout(f"the app sent nothing for {self._timeout:g} s", request=self._request) from None
-        if not isinstance(item, _End) and item.get("type") == "http.response.body":
-            self._window.release()
         return item
 
     async def start(self) -> httpx2.Response:
@@ -187,19 +195,40 @@ class _Exchange:
             return httpx2.Response(500, headers={"content-type": "text/plain; charset=utf-8"}, content=b"")
         return httpx2.Response(int(first["status"]), headers=list(first.get("headers", [])), stream=_ResponseBody(self))
 
-    async def body(self) -> AsyncIterator[bytes]:
+    def _chunk(self, item: Message | _End) -> bytes:
+        """The bytes of one body message; raises when the app ended without finishing its answer."""
+        if isinstance(item, _End):
+            self._read_last = True  # nothing more will come
+            cause = item.error or RuntimeError("the ASGI app returned without completing its response")
+            raise httpx2.ReadError(
+                f"the app ended its response early: {type(cause).__name__}: {cause}", request=self._request
+            ) from cause
+        self._read_last = not item.get("more_body", False)
+        if item.get("type") == "http.response.body":
+            self._window.release()
+        return b"" if self._request.method == "HEAD" else bytes(item.get("body", b""))
+
+    async def read(self, batch: int = 0) -> bytes | None:
+        """The next body bytes (None at the end), joined with up to `batch` bytes the app already sent.
+
+        Batching never waits for more than is there; it spares the sync bridge a thread hop per chunk.
+        """
         while not self._read_last:
-            item = await self._next()
-            if isinstance(item, _End):
-                self._read_last = True  # nothing more will come
-                cause = item.error or RuntimeError("the ASGI app returned without completing its response")
-                raise httpx2.ReadError(
-                    f"the app ended its response early: {type(cause).__name__}: {cause}", request=self._request
-                ) from cause
-            self._read_last = not item.get("more_body", False)
-            chunk = item.get("body", b"")
-            if chunk and self._request.method != "HEAD":
-                yield bytes(chunk)
+            item, self._pending = self._pending or await self._next(), None
+            data = self._chunk(item)
+            while len(data) < batch and not self._read_last and not self._messages.empty():
+                waiting = self._messages.get_nowait()
+                if isinstance(waiting, _End):
+                    self._pending = waiting  # what arrived is returned first; the failure on the next read
+                    break
+                data += self._chunk(waiting)
+            if data:
+                return data
+        return None
+
+    async def body(self) -> AsyncIterator[bytes]:
+        while (data := await self.read()) is not None:
+            yield data
 
     async def close(self) -> None:
         """Tell the app the client is gone; cancel it unless it already sent its whole answer."""
@@ -211,6 +240,7 @@ class _Exchange:
         if task is None:
             return
         if not self._sent_last:
+            await asyncio.sleep(0)  # one turn for an app awaiting receive() to see the disconnect
             task.cancel()
         done, _ = await asyncio.wait({task}, timeout=_EXIT_TIMEOUT)
         if not done:  # an app that outlives its response by this much is not waited for
@@ -229,6 +259,10 @@ class _ResponseBody(httpx2.AsyncByteStream):
         self._chunks = self._exchange.body()
         async for chunk in self._chunks:
             yield chunk
+
+    async def read(self, batch: int) -> bytes | None:
+        """Everything the app has sent so far, up to about `batch` bytes, waiting only for the first chunk."""
+        return await self._exchange.read(batch)
 
     async def aclose(self) -> None:
         chunks = self._chunks
@@ -419,14 +453,21 @@ class _SyncBody(httpx2.SyncByteStream):
         self._chunks: AsyncIterator[bytes] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        chunks = self._stream.__aiter__()
-        self._chunks = chunks
+        stream = self._stream
+        if isinstance(stream, _ResponseBody):
 
-        async def step() -> bytes | None:
-            try:
-                return bytes(await chunks.__anext__())
-            except StopAsyncIteration:
-                return None
+            async def step() -> bytes | None:
+                return await stream.read(_SYNC_BATCH)
+
+        else:
+            chunks = stream.__aiter__()
+            self._chunks = chunks
+
+            async def step() -> bytes | None:
+                try:
+                    return bytes(await chunks.__anext__())
+                except StopAsyncIteration:
+                    return None
 
         while (chunk := self._loop.run(step(), self._timeout)) is not None:
             yield chunk
