@@ -152,8 +152,9 @@ class _Exchange:
                 raise RuntimeError("the app sent http.response.body before http.response.start")
             if self._sent_last:
                 raise RuntimeError("the app sent http.response.body after the response was complete")
-            self._sent_last = not message.get("more_body", False)
             await self._window.acquire()
+            # Set once queued: an app still waiting to hand over its last chunk is cancelled on close.
+            self._sent_last = not message.get("more_body", False)
             self._messages.put_nowait(message)
         # Other messages (trailers, debug) are extensions this transport does not announce.
 
