@@ -38,7 +38,7 @@ from chatkit_client import (
     StreamInterruptedError,
 )
 from chatkit_client._asgi_transport import StreamingASGITransport
-from chatkit_client.testing import LocalChatKitServer, RequestContext, create_local_app
+from chatkit_client.testing import LocalChatKitServer, RequestContext, create_local_app, serve_app
 from chatkit_client.types import AssistantMessageContentPartTextDelta, ThreadItemUpdatedEvent
 from tests.helpers import close, collect, make_client, resolve
 
@@ -571,3 +571,27 @@ async def test_with_options_copy_talks_to_the_same_app(kind: str) -> None:
         await close(client)
     assert reply.text == "You said: from the copy"
     assert server.store.thread_ids() == [reply.thread_id]
+
+
+@pytest.mark.anyio
+async def test_upload_urls_on_another_origin_go_over_the_network(kind: str) -> None:
+    """A server that signs uploads for separate storage: the bytes leave the process, the protocol does not."""
+    server = LocalChatKitServer()
+    with serve_app(create_local_app(server=server)) as storage_origin:
+
+        async def endpoint(request: Request) -> Response:
+            # The store builds upload URLs from the context's origin: here, the storage server on loopback.
+            result = await server.process(await request.body(), RequestContext(origin=storage_origin))
+            if isinstance(result, StreamingResult):
+                return StreamingResponse(result, media_type="text/event-stream")
+            return Response(result.json, media_type="application/json")
+
+        app = Starlette(routes=[Route("/chatkit", endpoint, methods=["POST"])])
+        client = make_client(kind, app=app, timeout=10)
+        try:
+            uploaded = await resolve(client.chat().upload(("a.txt", b"to storage", "text/plain")))
+        finally:
+            await close(client)
+    assert uploaded.upload_descriptor is not None
+    assert uploaded.upload_descriptor.url.startswith(storage_origin + "/chatkit/upload/")
+    assert server.store.read_attachment_bytes(uploaded.id) == b"to storage"
