@@ -21,6 +21,7 @@ from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
 from ._exceptions import ConfigurationError, InvalidInputError
 from ._files import FileInput
 from ._hosted_requests import build_session_body
+from ._in_process import InProcess
 from ._protocol import is_streaming
 from ._reply import Reply
 from ._sse import DEFAULT_MAX_EVENT_SIZE
@@ -371,7 +372,17 @@ class ChatKit(_BaseChatKit):
         headers: HeadersSource | None = None,
         upload_url: str | None = None,
         max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
+        app: Any = None,
+        server: Any = None,
+        context: Any = None,
+        lifespan: bool = False,
     ) -> None:
+        # app=/server=: the server runs in this process; server_url becomes the endpoint it is mounted at.
+        in_process = InProcess.build(
+            app=app, server=server, context=context, lifespan=lifespan, server_url=server_url, http_client=http_client
+        )
+        if in_process is not None:
+            server_url = in_process.server_url
         super().__init__(
             api_key,
             base_url=base_url,
@@ -385,7 +396,11 @@ class ChatKit(_BaseChatKit):
             upload_url=upload_url,
             max_event_size=max_event_size,
         )
+        if in_process is not None:
+            http_client = in_process.sync_client(self.timeout)
         self._transport = SyncTransport(http_client=http_client, timeout=self.timeout, max_retries=self.max_retries)
+        if in_process is not None:
+            self._transport._owns_client = True  # closing the client stops the app (and its lifespan)
 
     @cached_property
     def sessions(self) -> Sessions:
@@ -550,7 +565,17 @@ class AsyncChatKit(_BaseChatKit):
         headers: HeadersSource | None = None,
         upload_url: str | None = None,
         max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
+        app: Any = None,
+        server: Any = None,
+        context: Any = None,
+        lifespan: bool = False,
     ) -> None:
+        # app=/server=: the server runs in this process; server_url becomes the endpoint it is mounted at.
+        in_process = InProcess.build(
+            app=app, server=server, context=context, lifespan=lifespan, server_url=server_url, http_client=http_client
+        )
+        if in_process is not None:
+            server_url = in_process.server_url
         super().__init__(
             api_key,
             base_url=base_url,
@@ -564,7 +589,11 @@ class AsyncChatKit(_BaseChatKit):
             upload_url=upload_url,
             max_event_size=max_event_size,
         )
+        if in_process is not None:
+            http_client = in_process.async_client(self.timeout)
         self._transport = AsyncTransport(http_client=http_client, timeout=self.timeout, max_retries=self.max_retries)
+        if in_process is not None:
+            self._transport._owns_client = True  # closing the client stops the app (and its lifespan)
 
     @cached_property
     def sessions(self) -> AsyncSessions:
