@@ -29,6 +29,7 @@ from ._exceptions import (
     error_message_from_body,
     status_error_class,
 )
+from ._redact import redact_url, scrub
 from ._retry import retry_delay
 from ._sentinels import NOT_GIVEN, NotGiven
 
@@ -109,12 +110,13 @@ def _to_timeout(value: TimeoutTypes | NotGiven, default: httpx2.Timeout) -> http
 @contextmanager
 def translate_errors(method: str, url: str) -> Iterator[None]:
     """Turn httpx2's transport exceptions into ours, keeping the original as `__cause__`."""
+    raw, url = url, redact_url(url)
     try:
         yield
     except httpx2.TimeoutException as err:
         raise APITimeoutError(f"{method} {url} timed out ({type(err).__name__}).", method=method, url=url) from err
     except (httpx2.TransportError, httpx2.DecodingError) as err:
-        detail = str(err) or type(err).__name__
+        detail = scrub(str(err), raw) or type(err).__name__
         raise APIConnectionError(f"Connection error on {method} {url}: {detail}", method=method, url=url) from err
 
 
@@ -132,7 +134,7 @@ def _status_error(
         error_message_from_body(body, status_code),
         status_code=status_code,
         method=method,
-        url=url,
+        url=redact_url(url),
         body=body,
         request_id=headers.get("x-request-id"),
         headers=dict(headers),
@@ -144,7 +146,7 @@ def _log_response(spec: RequestSpec, response: httpx2.Response, started: float) 
         log.debug(
             "%s %s -> %s in %.1f ms (request id %s)",
             spec.method,
-            spec.url,
+            redact_url(spec.url),
             response.status_code,
             (time.perf_counter() - started) * 1000,
             response.headers.get("x-request-id", "-"),
@@ -155,7 +157,7 @@ def _log_retry(spec: RequestSpec, delay: float, attempt: int, max_retries: int, 
     log.info(
         "Retrying %s %s in %.2f s (retry %d of %d) after %s",
         spec.method,
-        spec.url,
+        redact_url(spec.url),
         delay,
         attempt + 1,
         max_retries,
