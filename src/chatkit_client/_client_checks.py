@@ -108,6 +108,4 @@ def check_timeout(timeout: object) -> None:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-            raise InvalidInputError(
-                field, f"must be a positive number of seconds, or None for no limit, got {value!r}"
-            )
+            raise InvalidInputError(field, f"must be a positive number of seconds, or None for no limit, got {value!r}")
