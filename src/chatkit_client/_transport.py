@@ -29,7 +29,7 @@ from ._exceptions import (
     error_message_from_body,
     status_error_class,
 )
-from ._redact import redact_url, scrub
+from ._redact import redact_url
 from ._retry import retry_delay
 from ._sentinels import NOT_GIVEN, NotGiven
 
@@ -110,13 +110,12 @@ def _to_timeout(value: TimeoutTypes | NotGiven, default: httpx2.Timeout) -> http
 @contextmanager
 def translate_errors(method: str, url: str) -> Iterator[None]:
     """Turn httpx2's transport exceptions into ours, keeping the original as `__cause__`."""
-    raw, url = url, redact_url(url)
     try:
         yield
     except httpx2.TimeoutException as err:
         raise APITimeoutError(f"{method} {url} timed out ({type(err).__name__}).", method=method, url=url) from err
     except (httpx2.TransportError, httpx2.DecodingError) as err:
-        detail = scrub(str(err), raw) or type(err).__name__
+        detail = str(err) or type(err).__name__
         raise APIConnectionError(f"Connection error on {method} {url}: {detail}", method=method, url=url) from err
 
 
@@ -134,7 +133,7 @@ def _status_error(
         error_message_from_body(body, status_code),
         status_code=status_code,
         method=method,
-        url=redact_url(url),
+        url=url,
         body=body,
         request_id=headers.get("x-request-id"),
         headers=dict(headers),
