@@ -323,6 +323,15 @@ async def test_callable_headers_are_checked_each_time(
     assert SECRET_KEY not in _everything_shown(caught.value, client, caplog)
 
 
+def test_cli_error_line_for_a_bad_key_names_it_without_showing_it() -> None:
+    port = _closed_port()
+    args = ["--api-key", SECRET_KEY + "\r", "--base-url", f"http://127.0.0.1:{port}/v1", "threads", "list"]
+    result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": None})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: api_key: contains a line break")
+    assert SECRET_KEY[6:] not in result.output and "Traceback" not in result.output
+
+
 # -- item 8: a session answer of an unexpected shape -----------------------------------------------
 @pytest.mark.anyio
 @pytest.mark.parametrize("how", ["sessions.create", "chat.send"])
