@@ -42,6 +42,7 @@ from .types import (
     parse_event,
     parse_item,
 )
+from .types._base import describe_validation_error
 
 __all__ = [
     "ChatState",
@@ -260,7 +261,9 @@ def parse_thread(body: object) -> Thread:
     try:
         return Thread.model_validate(body)
     except ValidationError as err:
-        raise APIResponseValidationError(f"the thread in the response is malformed: {err}", body=body) from err
+        raise APIResponseValidationError(
+            f"the thread in the response is malformed: {describe_validation_error(err)}", body=body
+        ) from err
 
 
 def parse_updated_item(body: object) -> ThreadItem | None:
@@ -277,7 +280,9 @@ def parse_attachment(body: object) -> Attachment:
     try:
         return Attachment.model_validate(body)
     except ValidationError as err:
-        raise APIResponseValidationError(f"the attachment in the response is malformed: {err}", body=body) from err
+        raise APIResponseValidationError(
+            f"the attachment in the response is malformed: {describe_validation_error(err)}", body=body
+        ) from err
 
 
 def upload_target(attachment: Attachment) -> tuple[str, str, dict[str, str]] | None:

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from ._async_chat import AsyncChat
 from ._chat import Chat
 from ._chat_core import SessionState, ToolHandler
+from ._client_checks import check_header_value, check_headers, check_timeout, check_url
 from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
 from ._exceptions import ConfigurationError, InvalidInputError
 from ._files import FileInput
 from ._hosted_requests import build_session_body
 from ._in_process import InProcess
-from ._protocol import is_streaming
+from ._protocol import check_strings, is_streaming
+from ._redact import install_log_redaction, redact_url
 from ._reply import Reply
 from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._transport import (
@@ -49,6 +51,8 @@ HeadersSource: TypeAlias = Mapping[str, str] | Callable[[], Mapping[str, str]]
 """Headers for a self-hosted server: a dict, or a callable returning one per request (for rotating tokens)."""
 
 _USER_AGENT = f"chatkit-client/{__version__} python/{platform.python_version()}"
+# The argument each hosted header comes from, so a bad value is reported under the name the caller used.
+_API_FIELDS = {"Authorization": "api_key", "OpenAI-Organization": "organization", "OpenAI-Project": "project"}
 
 
 def _mask(secret: str | None) -> str:
@@ -81,6 +85,7 @@ class _BaseChatKit:
     organization: str | None
     project: str | None
     server_url: str | None
+    _transport: SyncTransport | AsyncTransport
 
     def __init__(
         self,
@@ -105,23 +110,33 @@ class _BaseChatKit:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise InvalidInputError("max_retries", f"must be a whole number of 0 or more, got {max_retries!r}")
         self.max_retries = max_retries
+        check_timeout(timeout)
         self.timeout: Timeout = (
             DEFAULT_TIMEOUT if timeout is None else (timeout if isinstance(timeout, Timeout) else Timeout(timeout))
         )
+        # Credentials given here are checked now; ones from the environment when a hosted call needs them.
+        for name, value in (("api_key", api_key), ("organization", organization), ("project", project)):
+            if value:
+                check_header_value(value, name)
         self.default_headers = dict(default_headers or {})
-        if server_url is not None and (
-            not isinstance(server_url, str) or not server_url.startswith(("http://", "https://"))
-        ):
-            raise InvalidInputError("server_url", f"must be an http:// or https:// URL, got {server_url!r}")
+        check_headers(self.default_headers, {}, "default_headers")
+        if server_url is not None:
+            check_url(server_url, "server_url", allow_query=True)
+        else:
+            base_field = "base_url" if base_url else "base_url (from OPENAI_BASE_URL)"
+            check_url(self.base_url, base_field, allow_query=False)
         self.server_url = server_url
         if headers is not None and not (callable(headers) or isinstance(headers, Mapping)):
             raise InvalidInputError("headers", "must be a dict of header values or a callable returning one")
+        if isinstance(headers, Mapping):
+            check_headers(headers, {}, "headers")
         self._server_headers_source = headers
-        if upload_url is not None and (server_url is None or not upload_url.startswith(("http://", "https://"))):
-            raise InvalidInputError(
-                "upload_url",
-                "is a self-hosted server's direct-upload URL (http:// or https://), given with server_url=",
-            )
+        if upload_url is not None:
+            if server_url is None:
+                raise InvalidInputError(
+                    "upload_url", "is a self-hosted server's direct-upload URL, given with server_url="
+                )
+            check_url(upload_url, "upload_url", allow_query=True)
         self.upload_url = upload_url
         if max_event_size is not None and (
             isinstance(max_event_size, bool) or not isinstance(max_event_size, int) or max_event_size < 1
@@ -131,6 +146,8 @@ class _BaseChatKit:
             )
         # The largest stream event accepted (64 MiB by default), so a runaway server cannot exhaust memory.
         self.max_event_size = max_event_size
+        self._closed = False
+        install_log_redaction()
         self._seed = _SeedState()
 
     def _copy_options(self, timeout: TimeoutTypes | None, max_retries: int | None) -> dict[str, Any]:
@@ -159,7 +176,7 @@ class _BaseChatKit:
         if self.server_url is not None:
             raise ConfigurationError(
                 f"{what} is part of OpenAI's hosted ChatKit API, but this client talks to the self-hosted server at "
-                f"{self.server_url}; use client.chat() for conversations and thread operations instead"
+                f"{redact_url(self.server_url)}; use client.chat() for conversations and thread operations instead"
             )
 
     def _session_state(
@@ -242,6 +259,14 @@ class _BaseChatKit:
     def _common_headers(self) -> dict[str, str]:
         return {"User-Agent": _USER_AGENT, **self.default_headers}
 
+    def _ensure_open(self) -> None:
+        """Refuse a request on a closed client (or one whose shared connection pool was closed)."""
+        if self._closed or self._transport.client.is_closed:
+            raise ConfigurationError(
+                f"this {type(self).__name__} has been closed; create a new client (or use it in a `with` block "
+                "and make the calls inside it)"
+            )
+
     def _api_headers(self) -> dict[str, str]:
         if not self.api_key:
             raise ConfigurationError(
@@ -253,6 +278,7 @@ class _BaseChatKit:
             headers["OpenAI-Organization"] = self.organization
         if self.project:
             headers["OpenAI-Project"] = self.project
+        check_headers(headers, _API_FIELDS, "default_headers")
         return headers
 
     def _api_spec(
@@ -265,6 +291,9 @@ class _BaseChatKit:
     ) -> RequestSpec:
         """A request authenticated with the API key, for the hosted admin endpoints."""
         self._require_hosted(f"{method} {path}")
+        self._ensure_open()
+        check_strings(json, "")
+        check_strings(params, "")
         headers = self._api_headers()
         headers["Accept"] = "application/json"
         return RequestSpec(method, self.base_url + path, headers=headers, json=json, params=params)
@@ -283,18 +312,21 @@ class _BaseChatKit:
         self._require_hosted(f"{method} {path}")
         if not isinstance(client_secret, str) or not client_secret.strip():
             raise InvalidInputError("client_secret", "must be a session's client secret ('ek_...')")
+        self._ensure_open()
         headers = {
             **self._common_headers(),
             **BETA_HEADER,
             "Authorization": f"Bearer {client_secret}",
             "Accept": accept,
         }
+        check_headers(headers, {"Authorization": "client_secret"}, "default_headers")
         return RequestSpec(method, self.base_url + path, headers=headers, json=json, files=files)
 
     def _protocol_spec(self, request: dict[str, Any], client_secret: str | None) -> RequestSpec:
         """A ChatKit protocol request: to the hosted conversation endpoint with `client_secret`, or to
         the self-hosted server; SSE is asked for exactly when the request type streams."""
         accept = "text/event-stream" if is_streaming(request["type"]) else "application/json"
+        check_strings(request.get("params"), "params")
         if self.server_url is None:
             assert client_secret is not None
             return self._secret_spec("POST", "/chatkit/conversation", client_secret, json=request, accept=accept)
@@ -303,6 +335,7 @@ class _BaseChatKit:
 
     def _server_headers(self) -> dict[str, str]:
         """Headers for the self-hosted server, asking a callable source afresh each time."""
+        self._ensure_open()
         source = self._server_headers_source
         if source is None:
             resolved: Mapping[str, str] = {}
@@ -310,12 +343,17 @@ class _BaseChatKit:
             resolved = source() if callable(source) else source
             if not isinstance(resolved, Mapping):
                 raise InvalidInputError("headers", "the headers callable must return a dict of header values")
-        return {**self._common_headers(), **{str(k): str(v) for k, v in resolved.items()}}
+        given = {str(k): str(v) for k, v in resolved.items()}
+        # A callable's answer is checked each time: a rotated token may carry a newline the first did not.
+        check_headers(given, {}, "headers")
+        common = self._common_headers()
+        check_headers(common, {}, "default_headers")
+        return {**common, **given}
 
     def __repr__(self) -> str:
         if self.server_url is not None:
-            return f"{type(self).__name__}(server_url={self.server_url!r})"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={_mask(self.api_key)})"
+            return f"{type(self).__name__}(server_url={redact_url(self.server_url)!r})"
+        return f"{type(self).__name__}(base_url={redact_url(self.base_url)!r}, api_key={_mask(self.api_key)})"
 
 
 class ChatKit(_BaseChatKit):
@@ -499,7 +537,9 @@ class ChatKit(_BaseChatKit):
         return chat.send(text, files=files)
 
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in as `http_client`)."""
+        """Close the connection pool (unless it was passed in as `http_client`); later calls raise
+        `ConfigurationError`."""
+        self._closed = True
         self._transport.close()
 
     def __enter__(self) -> ChatKit:
@@ -684,7 +724,9 @@ class AsyncChatKit(_BaseChatKit):
         return await chat.send(text, files=files)
 
     async def close(self) -> None:
-        """Close the connection pool (unless it was passed in as `http_client`)."""
+        """Close the connection pool (unless it was passed in as `http_client`); later calls raise
+        `ConfigurationError`."""
+        self._closed = True
         await self._transport.close()
 
     async def __aenter__(self) -> AsyncChatKit:

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._redact import redact_url, scrub
+
 if TYPE_CHECKING:
     from ._reply import Reply
 
@@ -98,6 +100,9 @@ class APIError(ChatKitError):
         url: str | None = None,
         body: object | None = None,
     ) -> None:
+        if url is not None:
+            # A safety net: whatever built the message, credentials in the URL do not reach it.
+            message, url = scrub(message, url), redact_url(url)
         super().__init__(message)
         self.message = message
         self.method = method

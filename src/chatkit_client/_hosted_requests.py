@@ -24,6 +24,7 @@ __all__ = [
 _SECONDS_RANGE = (1, 600)
 _MAX_FILE_SIZE_RANGE = (1, 512)
 _LIMIT_RANGE = (1, 100)
+_NOT_IN_IDS = frozenset("/?#\\")
 
 _CONFIG_KEYS: dict[str, frozenset[str]] = {
     "automatic_thread_titling": frozenset({"enabled"}),
@@ -34,9 +35,23 @@ _WORKFLOW_KEYS = frozenset({"id", "version", "state_variables", "tracing"})
 
 
 def path_id(value: object, field: str) -> str:
-    """An id that goes into a URL path: a non-empty string, percent-encoded."""
-    if not isinstance(value, str) or not value.strip():
+    """An id that goes into a URL path, refused unless it is one path segment, then percent-encoded.
+
+    `.` and `..` would be resolved as path steps (`threads.delete("..")` deleting at `/v1/chatkit`),
+    and `/`, `?`, `#`, `\\` or whitespace would change which URL is called.
+
+    >>> path_id("cthr_123", "thread_id")
+    'cthr_123'
+    """
+    if not isinstance(value, str) or not value:
         raise InvalidInputError(field, f"must be a non-empty id string, got {value!r}")
+    if value in (".", ".."):
+        raise InvalidInputError(field, f"{value!r} is not an id (it would be read as a path step)")
+    bad = next((c for c in value if c in _NOT_IN_IDS or c.isspace() or not c.isprintable()), None)
+    if bad is not None:
+        raise InvalidInputError(
+            field, f"must be a single id such as 'cthr_abc123', without {bad!r}, slashes, ?, # or whitespace"
+        )
     return quote(value, safe="")
 
 

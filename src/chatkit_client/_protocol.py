@@ -19,6 +19,8 @@ __all__ = [
     "action_params",
     "attachment_create_request",
     "check_json_serialisable",
+    "check_strings",
+    "check_text",
     "delete_attachment_request",
     "envelope",
     "feedback_params",
@@ -66,6 +68,42 @@ def check_json_serialisable(value: object, field: str) -> None:
         raise InvalidInputError(
             field, f"must be JSON-serialisable (dicts, lists, strings, numbers, booleans, None): {err}"
         ) from err
+    check_strings(value, field)
+
+
+def check_strings(value: object, field: str) -> None:
+    """`check_text` on every string (keys too) inside dicts and lists, naming where the bad one is."""
+    if isinstance(value, str):
+        check_text(value, field)
+    elif isinstance(value, Mapping):
+        for key, inner in value.items():
+            if isinstance(key, str) and key.isidentifier():
+                name = f"{field}.{key}" if field else key
+            else:
+                name = f"{field}[{key!a}]"
+            if isinstance(key, str):
+                check_text(key, f"{field or 'body'} (a key)")
+            check_strings(inner, name)
+    elif isinstance(value, list | tuple):
+        for index, inner in enumerate(value):
+            check_strings(inner, f"{field}[{index}]")
+
+
+def check_text(value: str, field: str) -> str:
+    """`value` unless it cannot be sent as UTF-8: a lone surrogate (half of a pair, e.g. from a bad decode).
+
+    >>> check_text("héllo 👋", "text")
+    'héllo 👋'
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InvalidInputError(
+            field,
+            f"contains a lone surrogate ({value[err.start]!a} at index {err.start}), which is not valid "
+            "Unicode text; fix how the text was decoded (e.g. errors='replace')",
+        ) from None
+    return value
 
 
 def _tool_choice(value: object) -> dict[str, str]:
@@ -93,6 +131,8 @@ def user_input(
     """
     if text is not None and not isinstance(text, str):
         raise InvalidInputError("text", f"must be a string, got {type(text).__name__}")
+    if text:
+        check_text(text, "text")
     if not text and not attachments and not has_files:
         raise InvalidInputError("text", "must not be empty unless files or attachments are given")
     ids: list[str] = []
@@ -115,7 +155,7 @@ def user_input(
     if quoted_text is not None:
         if not isinstance(quoted_text, str):
             raise InvalidInputError("quoted_text", f"must be a string, got {type(quoted_text).__name__}")
-        result["quoted_text"] = quoted_text
+        result["quoted_text"] = check_text(quoted_text, "quoted_text")
     return result
 
 
@@ -178,7 +218,7 @@ def retry_request(thread_id: str, item_id: str | None) -> dict[str, Any]:
 def rename_request(thread_id: str, title: object) -> dict[str, Any]:
     if not isinstance(title, str) or not title.strip():
         raise InvalidInputError("title", "must be a non-empty string")
-    return envelope("threads.update", {"thread_id": thread_id, "title": title})
+    return envelope("threads.update", {"thread_id": thread_id, "title": check_text(title, "title")})
 
 
 def tool_output_request(thread_id: str | None, result: object) -> dict[str, Any]:

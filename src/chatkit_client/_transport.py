@@ -29,6 +29,7 @@ from ._exceptions import (
     error_message_from_body,
     status_error_class,
 )
+from ._redact import redact_url
 from ._retry import retry_delay
 from ._sentinels import NOT_GIVEN, NotGiven
 
@@ -144,7 +145,7 @@ def _log_response(spec: RequestSpec, response: httpx2.Response, started: float) 
         log.debug(
             "%s %s -> %s in %.1f ms (request id %s)",
             spec.method,
-            spec.url,
+            redact_url(spec.url),
             response.status_code,
             (time.perf_counter() - started) * 1000,
             response.headers.get("x-request-id", "-"),
@@ -155,7 +156,7 @@ def _log_retry(spec: RequestSpec, delay: float, attempt: int, max_retries: int, 
     log.info(
         "Retrying %s %s in %.2f s (retry %d of %d) after %s",
         spec.method,
-        spec.url,
+        redact_url(spec.url),
         delay,
         attempt + 1,
         max_retries,

@@ -114,6 +114,8 @@ def test_list_query_checks_ranges() -> None:
 
 
 def test_path_ids_are_checked_and_encoded() -> None:
-    assert path_id("cthr_1/../x", "thread_id") == "cthr_1%2F..%2Fx"
+    assert path_id("cthr_é%2F", "thread_id") == "cthr_%C3%A9%252F"
+    with pytest.raises(InvalidInputError, match="thread_id"):
+        path_id("cthr_1/../x", "thread_id")
     with pytest.raises(InvalidInputError, match="thread_id"):
         path_id("", "thread_id")

@@ -684,6 +684,9 @@ def _upload(send: Callable[..., Any], path: str) -> Any:
     """`send(path, on_progress=...)`, with a progress bar on stderr for large files."""
     import os
 
+    from .._files import prepare_file
+
+    prepare_file(path)  # a name that is not UTF-8, a FIFO, a device: one error line, before any progress bar
     if os.path.getsize(path) <= _LARGE_FILE:
         return send(path)
 

@@ -9,7 +9,7 @@ from .._export import EXPORT_PAGE_SIZE, export_ids, thread_record
 from .._hosted_requests import list_query, path_id
 from .._pagination import AsyncPage, AsyncPaginator, SyncPage, parse_page
 from ..types import ChatKitThread, ThreadDeleted, ThreadItem, parse_item
-from ._shared import parse_model
+from ._shared import parse_model, validate_model
 
 if TYPE_CHECKING:
     from .._client import AsyncChatKit, ChatKit
@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 __all__ = ["AsyncThreads", "Threads"]
 
 Order = Literal["asc", "desc"]
+
+
+def _parse_thread(body: object) -> ChatKitThread:
+    return validate_model(ChatKitThread, body)
 
 
 class Threads:
@@ -47,7 +51,7 @@ class Threads:
         """
         query = list_query(user=user, limit=limit, order=order, after=after, before=before)
         response = self._client._transport.request(self._client._api_spec("GET", "/chatkit/threads", params=query))
-        data, has_more, cursor = parse_page(response.json(), ChatKitThread.model_validate, what="threads")
+        data, has_more, cursor = parse_page(response.json(), _parse_thread, what="threads")
         return SyncPage(
             data,
             has_more=has_more,
@@ -138,7 +142,7 @@ class AsyncThreads:
             response = await self._client._transport.request(
                 self._client._api_spec("GET", "/chatkit/threads", params=query)
             )
-            data, has_more, cursor = parse_page(response.json(), ChatKitThread.model_validate, what="threads")
+            data, has_more, cursor = parse_page(response.json(), _parse_thread, what="threads")
             return AsyncPage(
                 data,
                 has_more=has_more,

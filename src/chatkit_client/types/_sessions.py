@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ._base import ChatKitModel
 
@@ -67,7 +67,8 @@ class ChatKitConfiguration(ChatKitModel):
 class ChatSession(ChatKitModel):
     """A ChatKit session: the short-lived `client_secret` an end user talks with.
 
-    The secret is left out of `repr()` and `str()`, so logging a session never leaks it.
+    The secret is left out of `repr()` and `str()`, so logging a session never leaks it; a validation
+    error of a malformed session never quotes its input either.
 
     ```python
     session = client.sessions.create(user="user_1", workflow={"id": "wf_123"})
@@ -75,6 +76,9 @@ class ChatSession(ChatKitModel):
         session = client.sessions.create(user="user_1", workflow={"id": "wf_123"})
     ```
     """
+
+    # pydantic would quote the offending input (the whole object, secret included) in its errors.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     id: str
     """`cksess_...`"""
