@@ -409,6 +409,17 @@ def _start_of(handle: object) -> int | None:
     return position if isinstance(position, int) else None
 
 
+class _ReadOnly:
+    """A file object that cannot be rewound, shown to httpx2 with `read` alone: it is then sent chunked,
+    instead of with a length httpx2 would take from `fstat` (0 for a pipe, so the upload would fail)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+
+    def read(self, size: int = -1) -> bytes:
+        return self._handle.read(size)
+
+
 class _Body:
     """The file objects of a request body and where each started, so every attempt sends them whole."""
 
@@ -424,6 +435,12 @@ class _Body:
                 self.replayable = False
             else:
                 self._starts.append((handle, start))
+        self.files: dict[str, Any] | None = None
+        if spec.files:
+            self.files = {
+                name: (filename, handle if _start_of(handle) is not None else _ReadOnly(handle), mime)
+                for name, (filename, handle, mime) in spec.files.items()
+            }
 
     def rewind(self) -> bool:
         """Put every file object back where it started; False if one refuses (then it is not resent)."""
@@ -621,6 +638,7 @@ class _TransportBase:
         self,
         client: httpx2.Client | httpx2.AsyncClient,
         spec: RequestSpec,
+        body: _Body,
         timeout: httpx2.Timeout,
         trace: Any,
     ) -> httpx2.Request:
@@ -630,7 +648,7 @@ class _TransportBase:
             headers=dict(spec.headers),
             params=dict(spec.params) if spec.params else None,
             json=spec.json,
-            files=dict(spec.files) if spec.files else None,
+            files=body.files,
             content=spec.content,
             timeout=timeout,
             extensions={"trace": trace},
@@ -780,10 +798,11 @@ class SyncTransport(_TransportBase):
         if self._owns_client:
             self.client.close()
 
-    def _send(self, spec: RequestSpec, timeout: httpx2.Timeout, clock: _Clock) -> httpx2.Response:
+    def _send(self, spec: RequestSpec, body: _Body, timeout: httpx2.Timeout, clock: _Clock) -> httpx2.Response:
         guard = _FramingGuard(spec)
+        request = self._build(self.client, spec, body, clock.clamp(timeout), guard.trace)
         with _deadline_scope(clock):
-            response = self.client.send(self._build(self.client, spec, clock.clamp(timeout), guard.trace), stream=True)
+            response = self.client.send(request, stream=True)
         guard.attach(response)
         return response
 
@@ -809,7 +828,7 @@ class SyncTransport(_TransportBase):
             started = time.perf_counter()
             try:
                 with translate_errors(spec.method, spec.url, clock):
-                    response = self._send(spec, resolved, clock)
+                    response = self._send(spec, body, resolved, clock)
                     try:
                         _log_response(spec, response, started)
                         if response.is_success:
@@ -844,7 +863,7 @@ class SyncTransport(_TransportBase):
             response: httpx2.Response | None = None
             try:
                 with translate_errors(spec.method, spec.url, clock):
-                    response = self._send(spec, resolved, clock)
+                    response = self._send(spec, body, resolved, clock)
                     _log_response(spec, response, started)
                     if not response.is_success:
                         collector = _Collector(spec, _error_body_limit(self.max_response_size), strict=False)
@@ -898,12 +917,11 @@ class AsyncTransport(_TransportBase):
         if self._owns_client:
             await self.client.aclose()
 
-    async def _send(self, spec: RequestSpec, timeout: httpx2.Timeout, clock: _Clock) -> httpx2.Response:
+    async def _send(self, spec: RequestSpec, body: _Body, timeout: httpx2.Timeout, clock: _Clock) -> httpx2.Response:
         guard = _FramingGuard(spec)
+        request = self._build(self.client, spec, body, clock.clamp(timeout), guard.atrace)
         with _deadline_scope(clock):
-            response = await self.client.send(
-                self._build(self.client, spec, clock.clamp(timeout), guard.atrace), stream=True
-            )
+            response = await self.client.send(request, stream=True)
         guard.attach(response)
         return response
 
@@ -929,7 +947,7 @@ class AsyncTransport(_TransportBase):
             started = time.perf_counter()
             try:
                 with translate_errors(spec.method, spec.url, clock):
-                    response = await self._send(spec, resolved, clock)
+                    response = await self._send(spec, body, resolved, clock)
                     try:
                         _log_response(spec, response, started)
                         if response.is_success:
@@ -964,7 +982,7 @@ class AsyncTransport(_TransportBase):
             response: httpx2.Response | None = None
             try:
                 with translate_errors(spec.method, spec.url, clock):
-                    response = await self._send(spec, resolved, clock)
+                    response = await self._send(spec, body, resolved, clock)
                     _log_response(spec, response, started)
                     if not response.is_success:
                         collector = _Collector(spec, _error_body_limit(self.max_response_size), strict=False)
