@@ -51,9 +51,9 @@ HeadersSource: TypeAlias = Mapping[str, str] | Callable[[], Mapping[str, str]]
 
 # Said when a self-hosted server_url answers 404 or 405: the URL points somewhere, just not at ChatKit.
 _NOT_FOUND_HINT = (
-    "no ChatKit endpoint there; check the path of server_url, the URL your server's ChatKit handler is mounted "
-    "at (for example http://localhost:8000/chatkit); for OpenAI's hosted API use api_key= (and base_url=) "
-    "instead of server_url="
+    "no ChatKit endpoint there; check the path of server_url (--server-url in the CLI), the URL your server's "
+    "ChatKit handler is mounted at (for example http://localhost:8000/chatkit); for OpenAI's hosted API use "
+    "api_key= (and base_url=) instead of server_url="
 )
 
 _USER_AGENT = f"chatkit-client/{__version__} python/{platform.python_version()}"

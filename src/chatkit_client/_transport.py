@@ -10,12 +10,12 @@ Three guards live here because only the HTTP layer can hold them:
   `max_response_size` (decompressed) with `ResponseTooLargeError`, an error body at 64 KiB.
 - **Total timeout.** `timeout` bounds each connect, read and write (httpx2's meaning);
   `total_timeout` bounds a whole request, retries and waits included, and a streamed answer until
-  its last byte. Each socket operation's timeout is cut to the time left (a network backend
-  wrapper, `_DeadlineBackend`), so a server dripping one byte a second cannot outlast it.
+  its last byte. Each socket operation's timeout is cut to the time left (`_connection_guards`),
+  so a server dripping one byte a second cannot outlast it.
 - **Connections in step.** Bytes left over after an answer (a wrong Content-Length from a server
   or proxy) would be read as the *next* request's answer on that keep-alive connection. After each
-  answer the connection's h11 state is inspected (`_FramingGuard`); one with stray bytes is closed
-  instead of going back to the pool.
+  answer the connection's h11 state is inspected (`_connection_guards.FramingGuard`); one with
+  stray bytes is closed instead of going back to the pool.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeAlias
 
 import httpx2
 
+from ._connection_guards import MIN_WAIT, FramingGuard, deadline_scope, watch_deadlines
 from ._constants import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_SIZE,
@@ -78,8 +78,6 @@ DEFAULT_TIMEOUT = httpx2.Timeout(DEFAULT_READ_TIMEOUT, connect=DEFAULT_CONNECT_T
 # (filename, binary file object, MIME type) for the single multipart part a ChatKit upload has.
 FilePart: TypeAlias = tuple[str, IO[bytes], str]
 
-# A socket timeout of 0 would switch the socket to non-blocking mode; past the deadline, wait this long.
-_MIN_WAIT = 0.001
 # A timeout that fires this close to the deadline is the deadline's.
 _DEADLINE_SLACK = 0.05
 
@@ -141,9 +139,6 @@ def _to_timeout(value: TimeoutTypes | NotGiven, default: httpx2.Timeout) -> http
 
 # -- total timeout ---------------------------------------------------------------------------------
 
-# The monotonic time by which the request being sent in this thread or task must be done.
-_DEADLINE: ContextVar[float | None] = ContextVar("chatkit_client_deadline", default=None)
-
 
 class _TotalTimeout(Exception):
     """Raised between two chunks of an answer once the total timeout has passed."""
@@ -172,7 +167,7 @@ class _Clock:
         left = self.left()
         if left is None:
             return timeout
-        left = max(left, _MIN_WAIT)
+        left = max(left, MIN_WAIT)
 
         def cut(value: float | None) -> float:
             return left if value is None else min(value, left)
@@ -186,210 +181,8 @@ class _Clock:
             raise _TotalTimeout
 
 
-def _clamp(timeout: float | None) -> float | None:
-    """A socket operation's timeout, cut to what is left of the current request's total timeout."""
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = max(deadline - time.monotonic(), _MIN_WAIT)
-    return left if timeout is None else min(timeout, left)
-
-
-@contextmanager
-def _deadline_scope(clock: _Clock) -> Iterator[None]:
-    token = _DEADLINE.set(clock.deadline)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
-
-class _DeadlineStream:
-    """httpcore2's network stream, each read and write bounded by the current total timeout."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data: bytes = self._stream.read(max_bytes, _clamp(timeout))
-        return data
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _clamp(timeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _clamp(timeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _AsyncDeadlineStream:
-    """Async twin of `_DeadlineStream`."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data: bytes = await self._stream.read(max_bytes, _clamp(timeout))
-        return data
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._stream.write(buffer, _clamp(timeout))
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> Any:
-        return _AsyncDeadlineStream(await self._stream.start_tls(ssl_context, server_hostname, _clamp(timeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend:
-    """Wraps httpcore2's network backend so that every connection it opens obeys `_DEADLINE`."""
-
-    def __init__(self, backend: Any) -> None:
-        self._backend = backend
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> Any:
-        stream = self._backend.connect_tcp(
-            host, port, timeout=_clamp(timeout), local_address=local_address, socket_options=socket_options
-        )
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
-        return _DeadlineStream(
-            self._backend.connect_unix_socket(path, timeout=_clamp(timeout), socket_options=socket_options)
-        )
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-class _AsyncDeadlineBackend:
-    """Async twin of `_DeadlineBackend`."""
-
-    def __init__(self, backend: Any) -> None:
-        self._backend = backend
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> Any:
-        stream = await self._backend.connect_tcp(
-            host, port, timeout=_clamp(timeout), local_address=local_address, socket_options=socket_options
-        )
-        return _AsyncDeadlineStream(stream)
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
-        return _AsyncDeadlineStream(
-            await self._backend.connect_unix_socket(path, timeout=_clamp(timeout), socket_options=socket_options)
-        )
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
-
-
-def _watch_deadlines(client: httpx2.Client | httpx2.AsyncClient) -> None:
-    """Put the deadline wrapper under each connection pool of `client` (new connections obey it).
-
-    httpx2 offers no public hook for this, so it reaches the pools' backends by their attribute
-    names; a transport without them (a MockTransport, a custom one) keeps the per-attempt clamp of
-    `_Clock.clamp` and the checks between chunks.
-    """
-    wrapper = _AsyncDeadlineBackend if isinstance(client, httpx2.AsyncClient) else _DeadlineBackend
-    mounts = getattr(client, "_mounts", None)
-    transports = [getattr(client, "_transport", None), *(mounts.values() if isinstance(mounts, dict) else ())]
-    for transport in transports:
-        pool = getattr(transport, "_pool", None)
-        backend = getattr(pool, "_network_backend", None)
-        if backend is not None and not isinstance(backend, _DeadlineBackend | _AsyncDeadlineBackend):
-            pool._network_backend = wrapper(backend)  # type: ignore[union-attr]
-
-
-# -- keep-alive connections in step -------------------------------------------------------------
-
-
-def _find_h11(stream: object) -> Any:
-    """The h11 state of the HTTP/1.1 connection behind a response stream, or None (HTTP/2, mocks).
-
-    The chain is httpx2's stream wrappers, then httpcore2's pool stream and connection; it is
-    followed by attribute names, so any other shape simply disables the check.
-    """
-    obj: object = stream
-    for _ in range(8):
-        state = getattr(obj, "_h11_state", None)
-        if state is not None and hasattr(state, "trailing_data") and hasattr(state, "send_failed"):
-            return state
-        for name in ("_stream", "_httpcore_stream", "_connection"):
-            inner = getattr(obj, name, None)
-            if inner is not None:
-                obj = inner
-                break
-        else:
-            return None
-    return None
-
-
-class _FramingGuard:
-    """Closes a keep-alive connection whose answer was followed by stray bytes.
-
-    httpcore2 keeps whatever h11 read past the end of an answer and parses it as the next answer on
-    that connection, so one request (maybe another user's) would get a stale reply. Just before the
-    connection goes back to the pool (the `response_closed` trace event), a non-empty h11 buffer
-    marks our side as failed, and httpcore2 then closes the connection instead of reusing it.
-    """
-
-    def __init__(self, spec: RequestSpec) -> None:
-        self._spec = spec
-        self._h11: Any = None
-
-    def attach(self, response: httpx2.Response) -> None:
-        self._h11 = _find_h11(response.stream)
-
-    def check(self, event: str) -> None:
-        state = self._h11
-        if state is None or event != "http11.response_closed.started":
-            return
-        self._h11 = None
-        try:
-            stray, _ = state.trailing_data
-            if not stray:
-                return
-            state.send_failed()
-        except Exception:  # a different h11: the check is best effort, never an error of its own
-            return
-        log.warning(
-            "Closed the connection after %s %s: %d stray bytes followed the answer (a wrong Content-Length "
-            "from the server or a proxy); they were not read as the next answer",
-            self._spec.method,
-            self._spec.url,
-            len(stray),
-        )
-
-    def trace(self, event: str, info: Mapping[str, Any]) -> None:
-        self.check(event)
-
-    async def atrace(self, event: str, info: Mapping[str, Any]) -> None:
-        self.check(event)
+def _deadline_scope(clock: _Clock) -> AbstractContextManager[None]:
+    return deadline_scope(clock.deadline)
 
 
 # -- request bodies that can or cannot be sent twice ---------------------------------------------
@@ -792,18 +585,18 @@ class SyncTransport(_TransportBase):
         )
         self._owns_client = http_client is None
         self.client = http_client if http_client is not None else httpx2.Client(timeout=timeout)
-        _watch_deadlines(self.client)
+        watch_deadlines(self.client, is_async=False)
 
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
 
     def _send(self, spec: RequestSpec, body: _Body, timeout: httpx2.Timeout, clock: _Clock) -> httpx2.Response:
-        guard = _FramingGuard(spec)
+        guard = FramingGuard(spec.method, spec.url)
         request = self._build(self.client, spec, body, clock.clamp(timeout), guard.trace)
         with _deadline_scope(clock):
             response = self.client.send(request, stream=True)
-        guard.attach(response)
+        guard.attach(response.stream)
         return response
 
     def _read(self, response: httpx2.Response, collector: _Collector, clock: _Clock) -> bytes:
@@ -911,18 +704,18 @@ class AsyncTransport(_TransportBase):
         )
         self._owns_client = http_client is None
         self.client = http_client if http_client is not None else httpx2.AsyncClient(timeout=timeout)
-        _watch_deadlines(self.client)
+        watch_deadlines(self.client, is_async=True)
 
     async def close(self) -> None:
         if self._owns_client:
             await self.client.aclose()
 
     async def _send(self, spec: RequestSpec, body: _Body, timeout: httpx2.Timeout, clock: _Clock) -> httpx2.Response:
-        guard = _FramingGuard(spec)
+        guard = FramingGuard(spec.method, spec.url)
         request = self._build(self.client, spec, body, clock.clamp(timeout), guard.atrace)
         with _deadline_scope(clock):
             response = await self.client.send(request, stream=True)
-        guard.attach(response)
+        guard.attach(response.stream)
         return response
 
     async def _read(self, response: httpx2.Response, collector: _Collector, clock: _Clock) -> bytes:

@@ -349,3 +349,14 @@ async def test_a_wrong_hosted_base_url_names_base_url(kind: str, server: Transpo
         await resolve(client.chat(client_secret=CLIENT_SECRET).send(TEXT))
     await close(client)
     assert "base_url" in str(caught.value) and "/chatkit/conversation" in str(caught.value)
+
+
+def test_the_cli_names_the_url_and_the_option_to_check_on_a_404(server: TransportServer) -> None:
+    from click.testing import CliRunner
+
+    from chatkit_client.cli._app import cli
+
+    url = server.url("t_not_found") + "/chat"
+    result = CliRunner().invoke(cli, ["--server-url", url, "send", TEXT], env={"CHATKIT_SERVER_URL": None})
+    assert result.exit_code == 1
+    assert url in result.output and "--server-url" in result.output and "Traceback" not in result.output
