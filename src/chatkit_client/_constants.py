@@ -6,8 +6,6 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 600.0
-# No overall limit unless asked for: a streamed answer may legitimately take longer than any guess.
-DEFAULT_TOTAL_TIMEOUT: float | None = None
 # The largest non-streamed answer read (decompressed): a thread page is kilobytes, a gzip bomb gigabytes.
 DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
 # Error bodies only feed a message, so far less of them is kept.
