@@ -102,6 +102,17 @@ async def test_an_upload_from_a_drained_stream_is_not_resent_as_an_empty_file(
 
 
 @pytest.mark.anyio
+async def test_a_hosted_upload_from_a_drained_stream_is_not_resent(kind: str, server: TransportServer) -> None:
+    name = "t_upload_503_once"
+    client = make_client(kind, api_key=API_KEY, base_url=server.url(name) + "/v1", max_retries=2)
+    with pytest.raises(InternalServerError) as caught:
+        await resolve(client.files.upload(("data.bin", ReadOnlyStream(b"z" * 3000)), client_secret=CLIENT_SECRET))
+    await close(client)
+    assert BODY_NOTE in str(caught.value)
+    assert len(server.requests(name)) == 1
+
+
+@pytest.mark.anyio
 async def test_a_stream_of_unknown_size_is_uploaded_whole(kind: str, server: TransportServer) -> None:
     client = self_hosted(kind, server, "t_upload_ok", upload_url=server.url("t_upload_ok"))
     with pipe_with(b"y" * 60_000) as stream:
