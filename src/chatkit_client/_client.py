@@ -18,7 +18,7 @@ from ._async_chat import AsyncChat
 from ._chat import Chat
 from ._chat_core import SessionState, ToolHandler
 from ._client_checks import check_header_value, check_headers, check_timeout, check_url
-from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES
+from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_RETRIES
 from ._exceptions import ConfigurationError, InvalidInputError
 from ._files import FileInput
 from ._hosted_requests import build_session_body
@@ -26,6 +26,8 @@ from ._in_process import InProcess
 from ._protocol import check_strings, is_streaming
 from ._redact import install_log_redaction, redact_url
 from ._reply import Reply
+from ._retry import IDEMPOTENT_PROTOCOL_REQUESTS
+from ._sentinels import NOT_GIVEN, NotGiven
 from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._transport import (
     DEFAULT_TIMEOUT,
@@ -49,6 +51,13 @@ __all__ = ["AsyncChatKit", "ChatKit", "HeadersSource"]
 
 HeadersSource: TypeAlias = Mapping[str, str] | Callable[[], Mapping[str, str]]
 """Headers for a self-hosted server: a dict, or a callable returning one per request (for rotating tokens)."""
+
+# Said when a self-hosted server_url answers 404 or 405: the URL points somewhere, just not at ChatKit.
+_NOT_FOUND_HINT = (
+    "no ChatKit endpoint there; check the path of server_url (--server-url in the CLI), the URL your server's "
+    "ChatKit handler is mounted at (for example http://localhost:8000/chatkit); for OpenAI's hosted API use "
+    "api_key= (and base_url=) instead of server_url="
+)
 
 _USER_AGENT = f"chatkit-client/{__version__} python/{platform.python_version()}"
 # The argument each hosted header comes from, so a bad value is reported under the name the caller used.
@@ -101,6 +110,8 @@ class _BaseChatKit:
         headers: HeadersSource | None = None,
         upload_url: str | None = None,
         max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
+        total_timeout: float | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         # The environment is read here and only here, so a client's behaviour is fixed once built.
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or None
@@ -148,9 +159,27 @@ class _BaseChatKit:
         self.max_event_size = max_event_size
         self._closed = False
         install_log_redaction()
+        if total_timeout is not None and (
+            isinstance(total_timeout, bool) or not isinstance(total_timeout, int | float) or not total_timeout > 0
+        ):
+            raise InvalidInputError(
+                "total_timeout", f"must be a positive number of seconds or None, got {total_timeout!r}"
+            )
+        # The most one request may take, retries included, and a streamed answer until its end (None: no limit).
+        self.total_timeout = None if total_timeout is None else float(total_timeout)
+        if max_response_size is not None and (
+            isinstance(max_response_size, bool) or not isinstance(max_response_size, int) or max_response_size < 1
+        ):
+            raise InvalidInputError(
+                "max_response_size", f"must be a positive number of bytes or None, got {max_response_size!r}"
+            )
+        # The largest non-streamed answer read, decompressed (64 MiB by default): a gzip bomb stops there.
+        self.max_response_size = max_response_size
         self._seed = _SeedState()
 
-    def _copy_options(self, timeout: TimeoutTypes | None, max_retries: int | None) -> dict[str, Any]:
+    def _copy_options(
+        self, timeout: TimeoutTypes | None, max_retries: int | None, total_timeout: float | NotGiven | None = NOT_GIVEN
+    ) -> dict[str, Any]:
         """Constructor arguments of a `with_options` copy (the HTTP client is passed by the shell)."""
         return {
             "api_key": self.api_key,
@@ -164,6 +193,8 @@ class _BaseChatKit:
             "headers": self._server_headers_source,
             "upload_url": self.upload_url,
             "max_event_size": self.max_event_size,
+            "total_timeout": self.total_timeout if isinstance(total_timeout, NotGiven) else total_timeout,
+            "max_response_size": self.max_response_size,
         }
 
     # -- modes ---------------------------------------------------------------------------------
@@ -296,7 +327,8 @@ class _BaseChatKit:
         check_strings(params, "")
         headers = self._api_headers()
         headers["Accept"] = "application/json"
-        return RequestSpec(method, self.base_url + path, headers=headers, json=json, params=params)
+        # Every hosted REST call is safe to resend (see _retry): GETs, DELETE, sessions.create and cancel.
+        return RequestSpec(method, self.base_url + path, headers=headers, json=json, params=params, idempotent=True)
 
     def _secret_spec(
         self,
@@ -307,6 +339,8 @@ class _BaseChatKit:
         json: object | None = None,
         files: Mapping[str, FilePart] | None = None,
         accept: str = "application/json",
+        idempotent: bool = False,
+        not_found_hint: str | None = None,
     ) -> RequestSpec:
         """A request authenticated with a session's client secret (conversation and files)."""
         self._require_hosted(f"{method} {path}")
@@ -320,18 +354,42 @@ class _BaseChatKit:
             "Accept": accept,
         }
         check_headers(headers, {"Authorization": "client_secret"}, "default_headers")
-        return RequestSpec(method, self.base_url + path, headers=headers, json=json, files=files)
+        return RequestSpec(
+            method,
+            self.base_url + path,
+            headers=headers,
+            json=json,
+            files=files,
+            idempotent=idempotent,
+            not_found_hint=not_found_hint,
+        )
 
     def _protocol_spec(self, request: dict[str, Any], client_secret: str | None) -> RequestSpec:
         """A ChatKit protocol request: to the hosted conversation endpoint with `client_secret`, or to
         the self-hosted server; SSE is asked for exactly when the request type streams."""
         accept = "text/event-stream" if is_streaming(request["type"]) else "application/json"
         check_strings(request.get("params"), "params")
+        idempotent = request["type"] in IDEMPOTENT_PROTOCOL_REQUESTS
         if self.server_url is None:
             assert client_secret is not None
-            return self._secret_spec("POST", "/chatkit/conversation", client_secret, json=request, accept=accept)
+            return self._secret_spec(
+                "POST",
+                "/chatkit/conversation",
+                client_secret,
+                json=request,
+                accept=accept,
+                idempotent=idempotent,
+                not_found_hint="no ChatKit endpoint there; check base_url, the API root (https://api.openai.com/v1)",
+            )
         headers = {**self._server_headers(), "Accept": accept}
-        return RequestSpec("POST", self.server_url, headers=headers, json=request)
+        return RequestSpec(
+            "POST",
+            self.server_url,
+            headers=headers,
+            json=request,
+            idempotent=idempotent,
+            not_found_hint=_NOT_FOUND_HINT,
+        )
 
     def _server_headers(self) -> dict[str, str]:
         """Headers for the self-hosted server, asking a callable source afresh each time."""
@@ -414,6 +472,8 @@ class ChatKit(_BaseChatKit):
         server: Any = None,
         context: Any = None,
         lifespan: bool = False,
+        total_timeout: float | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         # app=/server=: the server runs in this process; server_url becomes the endpoint it is mounted at.
         in_process = InProcess.build(
@@ -433,10 +493,18 @@ class ChatKit(_BaseChatKit):
             headers=headers,
             upload_url=upload_url,
             max_event_size=max_event_size,
+            total_timeout=total_timeout,
+            max_response_size=max_response_size,
         )
         if in_process is not None:
             http_client = in_process.sync_client(self.timeout)
-        self._transport = SyncTransport(http_client=http_client, timeout=self.timeout, max_retries=self.max_retries)
+        self._transport = SyncTransport(
+            http_client=http_client,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            total_timeout=self.total_timeout,
+            max_response_size=self.max_response_size,
+        )
         if in_process is not None:
             self._transport._owns_client = True  # closing the client stops the app (and its lifespan)
 
@@ -458,12 +526,20 @@ class ChatKit(_BaseChatKit):
         self._require_hosted("client.files")
         return Files(self)
 
-    def with_options(self, *, timeout: TimeoutTypes | None = None, max_retries: int | None = None) -> ChatKit:
-        """A copy with another timeout or retry count, sharing this client's connections and seed session.
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        total_timeout: float | NotGiven | None = NOT_GIVEN,
+    ) -> ChatKit:
+        """A copy with another timeout, retry count or total timeout, sharing this client's connections and
+        seed session (`total_timeout=None` removes the overall limit).
 
         >>> client.with_options(timeout=10, max_retries=0).sessions.cancel("cksess_...")  # doctest: +SKIP
+        >>> client.with_options(total_timeout=30).chat().send("Hello")  # doctest: +SKIP
         """
-        copy = ChatKit(**self._copy_options(timeout, max_retries), http_client=self._transport.client)
+        copy = ChatKit(**self._copy_options(timeout, max_retries, total_timeout), http_client=self._transport.client)
         copy._seed = self._seed
         return copy
 
@@ -609,6 +685,8 @@ class AsyncChatKit(_BaseChatKit):
         server: Any = None,
         context: Any = None,
         lifespan: bool = False,
+        total_timeout: float | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         # app=/server=: the server runs in this process; server_url becomes the endpoint it is mounted at.
         in_process = InProcess.build(
@@ -628,10 +706,18 @@ class AsyncChatKit(_BaseChatKit):
             headers=headers,
             upload_url=upload_url,
             max_event_size=max_event_size,
+            total_timeout=total_timeout,
+            max_response_size=max_response_size,
         )
         if in_process is not None:
             http_client = in_process.async_client(self.timeout)
-        self._transport = AsyncTransport(http_client=http_client, timeout=self.timeout, max_retries=self.max_retries)
+        self._transport = AsyncTransport(
+            http_client=http_client,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            total_timeout=self.total_timeout,
+            max_response_size=self.max_response_size,
+        )
         if in_process is not None:
             self._transport._owns_client = True  # closing the client stops the app (and its lifespan)
 
@@ -653,9 +739,18 @@ class AsyncChatKit(_BaseChatKit):
         self._require_hosted("client.files")
         return AsyncFiles(self)
 
-    def with_options(self, *, timeout: TimeoutTypes | None = None, max_retries: int | None = None) -> AsyncChatKit:
-        """A copy with another timeout or retry count, sharing this client's connections and seed session."""
-        copy = AsyncChatKit(**self._copy_options(timeout, max_retries), http_client=self._transport.client)
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int | None = None,
+        total_timeout: float | NotGiven | None = NOT_GIVEN,
+    ) -> AsyncChatKit:
+        """A copy with another timeout, retry count or total timeout, sharing this client's connections and
+        seed session (`total_timeout=None` removes the overall limit)."""
+        copy = AsyncChatKit(
+            **self._copy_options(timeout, max_retries, total_timeout), http_client=self._transport.client
+        )
         copy._seed = self._seed
         return copy
 

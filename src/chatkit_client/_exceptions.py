@@ -17,6 +17,7 @@ ChatKitError
 │   ├── APIConnectionError       no usable answer: refused, reset, closed, TLS, ...
 │   │   └── APITimeoutError      a connect, read, write or pool timeout
 │   └── APIResponseValidationError   a 2xx answer whose body is not what the API documents
+│       └── ResponseTooLargeError    an answer larger than the client's max_response_size
 ├── StreamError                  an `error` event arrived in a conversation stream (code, allow_retry, reply)
 ├── StreamInterruptedError       the connection broke mid-stream; `reply` keeps what arrived
 ├── StreamDecodeError            an event could not be decoded; `reply` keeps what arrived before it
@@ -52,6 +53,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "StreamDecodeError",
     "StreamError",
     "StreamInterruptedError",
@@ -194,6 +196,17 @@ class APITimeoutError(APIConnectionError):
 
 class APIResponseValidationError(APIError):
     """A 2xx answer whose body does not have the documented shape."""
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """An answer (decompressed) was larger than the client's `max_response_size`; `limit` is that size in bytes.
+
+    Reading stopped at the limit, so a runaway or compressed-bomb answer never fills memory.
+    """
+
+    def __init__(self, message: str, *, limit: int, method: str | None = None, url: str | None = None) -> None:
+        super().__init__(message, method=method, url=url)
+        self.limit = limit
 
 
 class _PartialReplyError(ChatKitError):

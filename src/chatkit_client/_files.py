@@ -86,6 +86,15 @@ class _Window:
             left = max(0, self._size - self._pos)
             size = left if size is None or size < 0 else min(size, left)
             if size == 0:
+                # Bytes past the announced end mean the file grew while it was read: what went out is no
+                # snapshot of anything, so stop instead of sending a silently cut copy.
+                if self._handle.read(1):
+                    raise InvalidInputError(
+                        "file",
+                        "the file changed size while it was being uploaded (it grew past the length announced "
+                        "in the request); the upload was stopped and not retried: send it again once the file "
+                        "has stopped changing",
+                    )
                 return b""
         chunk = self._handle.read(size)
         self._pos += len(chunk)

@@ -294,3 +294,53 @@ async def test_a_streamed_message_is_resent_only_when_it_cannot_have_arrived(
     await resolve(http.close() if kind == "sync" else http.aclose())
     assert seen == calls
     assert ("not sent again" in str(info.value)) is not retried
+
+
+def test_total_timeout_and_max_response_size_are_client_options() -> None:
+    from chatkit_client import InvalidInputError
+
+    client = ChatKit(server_url="http://x/chatkit")
+    assert client.total_timeout is None  # no overall limit unless asked for
+    assert client.max_response_size == 64 * 1024 * 1024
+    assert client._transport.total_timeout is None
+    limited = client.with_options(total_timeout=30)
+    assert limited.total_timeout == 30.0 and limited._transport.total_timeout == 30.0
+    assert limited.with_options(max_retries=0).total_timeout == 30.0  # kept by later copies
+    assert limited.with_options(total_timeout=None).total_timeout is None
+    small = ChatKit(server_url="http://x/chatkit", max_response_size=1000)
+    assert small.with_options(timeout=5)._transport.max_response_size == 1000
+    for bad in (0, -1, True, "5"):
+        with pytest.raises(InvalidInputError, match="total_timeout"):
+            ChatKit(server_url="http://x/chatkit", total_timeout=bad)  # type: ignore[arg-type]
+    for bad in (0, 2.5, False):
+        with pytest.raises(InvalidInputError, match="max_response_size"):
+            ChatKit(server_url="http://x/chatkit", max_response_size=bad)  # type: ignore[arg-type]
+    client.close()
+    small.close()
+
+
+@pytest.mark.anyio
+async def test_an_error_body_is_read_only_as_far_as_a_message_needs(kind: str) -> None:
+    huge = b"<html>" + b"x" * (4 * 1024 * 1024)
+    client = make(kind, lambda request: httpx2.Response(500, content=huge), max_retries=0)
+    with pytest.raises(InternalServerError) as info:
+        await resolve(client.sessions.cancel("cksess_1"))
+    await close(client)
+    assert isinstance(info.value.body, str) and len(info.value.body) == 64 * 1024
+
+
+@pytest.mark.anyio
+async def test_a_request_that_is_not_valid_http_is_neither_retried_nor_echoed(kind: str) -> None:
+    calls = 0
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx2.LocalProtocolError(f"Illegal header value b'Bearer {API_KEY}\\n'", request=request)
+
+    client = make(kind, handler, max_retries=2)
+    with pytest.raises(APIConnectionError) as info:
+        await resolve(client.sessions.cancel("cksess_1"))
+    await close(client)
+    assert calls == 1
+    assert "not valid HTTP" in str(info.value) and API_KEY not in str(info.value)
