@@ -96,7 +96,7 @@ class GatedServer(LocalChatKitServer):
         super().__init__()
         self.gate = threading.Event()
         self.gate_timeout = gate_timeout
-        self.cancelled: list[list[str]] = []
+        self.cancelled_items: list[list[str]] = []
 
     async def respond(self, thread: Any, input_user_message: Any, context: RequestContext) -> AsyncIterator[Any]:
         item = AssistantMessageItem(
@@ -122,7 +122,7 @@ class GatedServer(LocalChatKitServer):
         yield ThreadItemDoneEvent(item=item.model_copy(update={"content": [content]}))
 
     async def handle_stream_cancelled(self, thread: Any, pending_items: list[Any], context: Any) -> None:
-        self.cancelled.append([item.id for item in pending_items])
+        self.cancelled_items.append([item.id for item in pending_items])
         await super().handle_stream_cancelled(thread, pending_items, context)
 
 
@@ -186,7 +186,8 @@ async def test_closing_a_stream_early_disconnects_and_cancels_the_app(kind: str,
         while not is_delta(await next_event(iterator)):
             pass
         await resolve(stream.close())
-        cancelled = list(gated.cancelled)
+        cancelled = list(gated.cancelled_items)
+        cancelled_threads = list(gated.cancelled)
         gated.gate.set()
         # The server is still usable, on the same thread.
         gated.gate.clear()
@@ -202,6 +203,7 @@ async def test_closing_a_stream_early_disconnects_and_cancels_the_app(kind: str,
         await close(client)
     # openai-chatkit ran its stream-cancelled handling for the pending assistant message, as behind uvicorn.
     assert len(cancelled) == 1 and len(cancelled[0]) == 1
+    assert cancelled_threads == [chat.thread_id]
     assert again.text == "first released"
     assert again.thread_id == chat.thread_id
 
