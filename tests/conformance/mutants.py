@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -80,7 +80,12 @@ class Mutant:
     frame: Callable[[Event], bytes] = sse
     stream_content_type: str | None = None
     drop_at_end: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    on_status: Callable[[dict[str, Any] | None, int], int] | None = None
+    """Changes the status of a JSON answer (given the request, or None when it was not JSON)."""
+    elsewhere: Answer | None = None
+    """The answer of every route but `POST /chatkit` (uploads, previews)."""
+    messages: tuple[str, ...] = ()
+    """The `--message` texts the run needs so that the broken rule is exercised."""
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         return _MutantApp(app, self)
@@ -93,6 +98,9 @@ class _MutantApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/chatkit" or scope["method"] != "POST":
+            if self.mutant.elsewhere is not None and scope["type"] == "http":
+                await _send_answer(send, self.mutant.elsewhere)
+                return
             await self.app(scope, receive, send)
             return
         body = b""
@@ -110,12 +118,7 @@ class _MutantApp:
         if mutant.on_request is not None:
             changed = mutant.on_request(original)
             if isinstance(changed, Answer):
-                headers = [
-                    (b"content-type", changed.content_type.encode()),
-                    (b"content-length", str(len(changed.body)).encode()),
-                ]
-                await send({"type": "http.response.start", "status": changed.status, "headers": headers})
-                await send({"type": "http.response.body", "body": changed.body, "more_body": False})
+                await _send_answer(send, changed)
                 return
             if changed is not None:
                 body = json.dumps(changed).encode()
@@ -172,10 +175,17 @@ class _MutantApp:
                 content = json.dumps(mutant.on_json(original, json.loads(content))).encode()
             headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
             headers.append((b"content-length", str(len(content)).encode()))
-            await send({**start, "headers": headers})
+            status = mutant.on_status(original, start["status"]) if mutant.on_status else start["status"]
+            await send({**start, "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": content, "more_body": False})
 
         await self.app(scope, replay, mutate)
+
+
+async def _send_answer(send: Send, answer: Answer) -> None:
+    headers = [(b"content-type", answer.content_type.encode()), (b"content-length", str(len(answer.body)).encode())]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body, "more_body": False})
 
 
 def _type(request: dict[str, Any] | None) -> str | None:
@@ -236,6 +246,48 @@ def _ignore_after(request: dict[str, Any] | None) -> dict[str, Any] | None:
         params = {key: value for key, value in request.get("params", {}).items() if key != "after"}
         return {**request, "params": params}
     return None
+
+
+def _stream_answer(*events: Event) -> Answer:
+    return Answer(200, b"".join(sse(event) for event in events), "text/event-stream")
+
+
+_QUIET_STREAM = _stream_answer({"type": "stream_options", "stream_options": {"allow_cancel": False}})
+_ERROR_STREAM = _stream_answer({"type": "error", "code": "stream.error", "allow_retry": False})
+TOOL, ASK, WIDGET = "tool:get_weather {}", "ask", "widget"
+
+
+def _reanswer(request_type: str, change: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
+    return lambda request, body: change(request, body) if request.get("type") == request_type else body
+
+
+def _set_param(request_type: str, **params: Any) -> Callable[[dict[str, Any] | None], dict[str, Any] | None]:
+    def change(request: dict[str, Any] | None) -> dict[str, Any] | None:
+        if request is None or request.get("type") != request_type:
+            return None
+        return {**request, "params": {**request.get("params", {}), **params}}
+
+    return change
+
+
+STREAMING_TYPES = {
+    t
+    for t in KNOWN_TYPES
+    if t.startswith("threads.")
+    and t.split(".")[1]
+    in {
+        "create",
+        "add_user_message",
+        "add_client_tool_output",
+        "add_structured_input",
+        "retry_after_item",
+        "custom_action",
+    }
+}
+
+
+def _known_non_streaming(request: dict[str, Any] | None) -> bool:
+    return request is not None and request.get("type") in KNOWN_TYPES - STREAMING_TYPES
 
 
 _SERVER_ERROR = Answer(500, b"Internal Server Error", "text/plain; charset=utf-8")
@@ -340,9 +392,97 @@ MUTANTS = [
         {"errors.malformed-json": WARN},
         on_request=lambda r: Answer(200, b"{}") if r is None else None,
     ),
+    Mutant(
+        "get-answers-another-thread",
+        "threads.get_by_id answers a thread with another id",
+        {"threads.get": FAIL},
+        on_json=_reanswer("threads.get_by_id", lambda request, body: {**body, "id": body["id"] + "_other"}),
+    ),
+    Mutant(
+        "threads-list-ignores-order",
+        "threads.list always answers oldest first",
+        {"threads.list-order": FAIL},
+        on_request=_set_param("threads.list", order="asc"),
+    ),
+    Mutant(
+        "items-list-hides-user-messages",
+        "items.list leaves the user's messages out",
+        {"items.list": FAIL},
+        on_json=_reanswer(
+            "items.list",
+            lambda request, body: {**body, "data": [i for i in body["data"] if i.get("type") != "user_message"]},
+        ),
+    ),
+    Mutant(
+        "items-list-ignores-after",
+        "items.list ignores the `after` cursor",
+        {"items.list-pagination": FAIL},
+        on_request=lambda r: (
+            {**r, "params": {k: v for k, v in r["params"].items() if k != "after"}}
+            if _type(r) == "items.list"
+            else None
+        ),
+    ),
+    Mutant(
+        "uploads-rejected",
+        "the upload URL of `upload_descriptor` answers 500",
+        {"attachments.upload": FAIL},
+        elsewhere=_SERVER_ERROR,
+    ),
+    Mutant(
+        "retry-keeps-old-answer",
+        "threads.retry_after_item streams nothing and keeps the old answer",
+        {"threads.retry": FAIL},
+        on_request=lambda r: _QUIET_STREAM if _type(r) == "threads.retry_after_item" else None,
+    ),
+    Mutant(
+        "invalid-params-500",
+        "a known request with invalid params answers 500",
+        {"errors.invalid-params": FAIL},
+        on_status=lambda r, status: 500 if status == 400 and _known_non_streaming(r) else status,
+    ),
+    Mutant(
+        "missing-thread-500",
+        "a missing thread answers 500 to non-streaming requests",
+        {"errors.missing-thread": FAIL},
+        on_status=lambda r, status: 500 if status == 404 and _known_non_streaming(r) else status,
+    ),
+    Mutant(
+        "missing-thread-stream-200",
+        "a message to a missing thread answers 200 with the error as JSON",
+        {"errors.missing-thread-stream": WARN},
+        on_status=lambda r, status: 200 if status == 404 and _type(r) in STREAMING_TYPES else status,
+    ),
+    Mutant(
+        "attachment-delete-500",
+        "attachments.delete answers 500",
+        {"attachments.delete": FAIL},
+        on_request=lambda r: _SERVER_ERROR if _type(r) == "attachments.delete" else None,
+    ),
+    Mutant(
+        "tool-output-ignored",
+        "threads.add_client_tool_output answers a stream but never stores the output",
+        {"tool.output": FAIL},
+        on_request=lambda r: _QUIET_STREAM if _type(r) == "threads.add_client_tool_output" else None,
+        messages=(TOOL,),
+    ),
+    Mutant(
+        "structured-input-not-replaced",
+        "answering a structured input streams no `thread.item.replaced`",
+        {"structured-input.answer": FAIL},
+        on_event=_drop(lambda e: e.get("type") == "thread.item.replaced"),
+        messages=(ASK,),
+    ),
+    Mutant(
+        "widget-action-error",
+        "every widget action answers an error event",
+        {"widget.action": FAIL},
+        on_request=lambda r: _ERROR_STREAM if _type(r) == "threads.custom_action" else None,
+        messages=(WIDGET,),
+    ),
 ]
 
 
-def mutant_app(mutant: Mutant) -> ASGIApp:
+def mutant_app(mutant: Mutant, *, required_headers: dict[str, str] | None = None) -> ASGIApp:
     """The test kit's local server behind `mutant`."""
-    return mutant.wrap(create_local_app())
+    return mutant.wrap(create_local_app(required_headers=required_headers))
