@@ -97,7 +97,8 @@ class _MutantApp:
         self.mutant = mutant
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/chatkit" or scope["method"] != "POST":
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        if scope["type"] != "http" or path != "/chatkit" or scope["method"] != "POST":
             if self.mutant.elsewhere is not None and scope["type"] == "http":
                 await _send_answer(send, self.mutant.elsewhere)
                 return
@@ -399,6 +400,17 @@ MUTANTS = [
         on_json=_reanswer("threads.get_by_id", lambda request, body: {**body, "id": body["id"] + "_other"}),
     ),
     Mutant(
+        "threads-list-loses-one",
+        "threads.list leaves the first thread out of pages of 50 or more",
+        {"threads.list": FAIL},
+        on_json=_reanswer(
+            "threads.list",
+            lambda request, body: (
+                {**body, "data": body["data"][1:]} if request["params"].get("limit", 20) >= 50 else body
+            ),
+        ),
+    ),
+    Mutant(
         "threads-list-ignores-order",
         "threads.list always answers oldest first",
         {"threads.list-order": FAIL},
@@ -486,3 +498,18 @@ MUTANTS = [
 def mutant_app(mutant: Mutant, *, required_headers: dict[str, str] | None = None) -> ASGIApp:
     """The test kit's local server behind `mutant`."""
     return mutant.wrap(create_local_app(required_headers=required_headers))
+
+
+def all_mutants_app() -> ASGIApp:
+    """Every mutant in one app, each under `/<mutant name>/chatkit`: one server for the whole parametrised test."""
+    apps = {mutant.name: mutant_app(mutant) for mutant in MUTANTS}
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            name = scope["path"].split("/")[1]
+            if name in apps:
+                await apps[name]({**scope, "root_path": scope.get("root_path", "") + "/" + name}, receive, send)
+                return
+            await _send_answer(send, Answer(404, b"no such mutant", "text/plain"))
+
+    return dispatch
