@@ -7,7 +7,7 @@ DEFAULT_MAX_RETRIES = 2
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 600.0
 
-# The header every hosted ChatKit endpoint is called with (wire notes §1: harmless where not required).
+# The header every hosted ChatKit endpoint is called with (docs/protocol.md §8.1: harmless where not required).
 BETA_HEADER = {"OpenAI-Beta": "chatkit_beta=v1"}
 
 INITIAL_RETRY_DELAY = 0.5

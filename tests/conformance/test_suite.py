@@ -120,6 +120,15 @@ def test_case_ids_are_unique_and_cite_sections_of_the_protocol_notes() -> None:
     assert all(re.fullmatch(r"[a-z-]+\.[a-z-]+", case_id) for case_id in ids)
 
 
+def test_the_case_table_of_the_protocol_notes_matches_the_cases() -> None:
+    rows = re.findall(r"^\| `([a-z.-]+)` \| (required|recommended)[^|]* \| ([\d.]+) \| (.+?) \|$",
+                      PROTOCOL_DOC.read_text(encoding="utf-8"), re.MULTILINE)  # fmt: skip
+    assert [(case_id, level, section) for case_id, level, section, _ in rows] == [
+        (case.id, case.level.value, case.section) for case in CASES
+    ]
+    assert [title for *_, title in rows] == [case.title for case in CASES]
+
+
 def test_select_cases_by_id_prefix_and_section() -> None:
     assert [case.id for case in select_cases(["threads.list"])] == [
         "threads.list",

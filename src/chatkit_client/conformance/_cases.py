@@ -91,7 +91,7 @@ def _answered_streams(ctx: RunContext) -> Iterable[StreamRecord]:
 
 
 # -- §3 streams ---------------------------------------------------------------------------------
-@case("stream.content-type", REQUIRED, "3.1", "Streaming requests answer 200 text/event-stream", streams=True)
+@case("stream.content-type", REQUIRED, "3.1", "Streaming requests answer 200 `text/event-stream`", streams=True)
 def _content_type(ctx: RunContext) -> None:
     problems = _Problems()
     for record in ctx.all_streams():
