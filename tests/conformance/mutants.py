@@ -1,6 +1,7 @@
 """Servers for testing the conformance suite itself.
 
-- `documented_app`: openai-chatkit hosted exactly as its README shows: one route that hands the body to
+- `documented_app`: openai-chatkit hosted exactly as its guide shows (chatkit-python
+  `docs/guides/serve-chatkit.md`, "Expose the ChatKit endpoint"): one route that hands the body to
   `server.process()` and returns the result, with no error handling of its own.
 - Mutants: the test kit's local server (openai-chatkit with the scripted agent) behind an ASGI middleware
   that breaks exactly one rule of `docs/protocol.md`. Each names the case ids (and outcomes) that must
@@ -38,20 +39,20 @@ KNOWN_TYPES = {
 
 
 def documented_app(server: LocalChatKitServer | None = None) -> Starlette:
-    """openai-chatkit's README hosting (FastAPI there; the same Starlette machinery here)."""
+    """openai-chatkit's documented hosting (FastAPI there; the same Starlette machinery here)."""
     from chatkit.server import StreamingResult
 
     chatkit = server if server is not None else LocalChatKitServer()
 
     async def endpoint(request: Request) -> Response:
-        # The store of the test kit needs a RequestContext where the README passes `{}`.
+        # The guide builds the app's own context object here; the test kit's store takes a RequestContext.
         context = RequestContext(headers=dict(request.headers), origin=str(request.base_url).rstrip("/"))
         result = await chatkit.process(await request.body(), context)
         if isinstance(result, StreamingResult):
             return StreamingResponse(result, media_type="text/event-stream")
         return Response(content=result.json, media_type="application/json")
 
-    # The upload and preview routes the test kit's attachment store points at; the README leaves those to the app.
+    # The upload and preview routes the test kit's attachment store points at; the guide leaves those to the app.
     others = [route for route in create_local_app(server=chatkit).routes if getattr(route, "path", "") != "/chatkit"]
     return Starlette(routes=[Route("/chatkit", endpoint, methods=["POST"]), *others])
 

@@ -63,7 +63,7 @@ Examples:
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on recommended cases and warnings too.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), metavar="FILE", help="Write the report as JSON.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), metavar="FILE", help="Write JUnit XML.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds per request.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Seconds per request.")
 @click.option("--list", "list_only", is_flag=True, help="List the cases and exit.")
 @click.pass_context
 def conformance(

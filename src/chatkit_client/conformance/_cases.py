@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from .._exceptions import StreamDecodeError
@@ -59,14 +58,11 @@ def case(
     return register
 
 
-@dataclass
 class _Problems:
     """Problems found over several streams; fails the case with the first few and their reproducers."""
 
-    found: list[tuple[str, Exchange]]
-
     def __init__(self) -> None:
-        self.found = []
+        self.found: list[tuple[str, Exchange]] = []
 
     def add(self, record: StreamRecord, text: str) -> None:
         self.found.append((f"{record.label}: {text}", record.exchange))
@@ -144,7 +140,7 @@ def _ends(ctx: RunContext) -> None:
     "stream.thread-created",
     REQUIRED,
     "3.3",
-    "`threads.create` streams `thread.created` before anything else",
+    "`threads.create` streams `thread.created` before any item",
     streams=True,
 )
 def _thread_created(ctx: RunContext) -> None:

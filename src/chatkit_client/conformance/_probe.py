@@ -22,7 +22,7 @@ from ._model import Reproducer
 
 __all__ = ["Exchange", "Probe", "is_secret_header", "reproducer"]
 
-MAX_BODY = 8 * 1024 * 1024
+MAX_BODY = 4 * 1024 * 1024
 """An answer longer than this is cut (and the exchange marked truncated): servers are untrusted."""
 
 _SECRET_HEADER = re.compile(r"auth|cookie|key|token|secret|password|session|signature|credential", re.IGNORECASE)
@@ -103,7 +103,7 @@ class Probe:
         url: str,
         headers: Mapping[str, str] | None = None,
         *,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
         client: httpx2.Client | None = None,
     ) -> None:
         self.url = url

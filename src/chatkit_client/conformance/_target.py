@@ -45,7 +45,7 @@ def open_target(
     server_url: str | None = None,
     headers: Mapping[str, str] | None = None,
     app: Any = None,
-    timeout: float = 10.0,
+    timeout: float = 30.0,
 ) -> Iterator[Probe]:
     """The one place that builds a client for the target: `server_url`, or `app` (an ASGI app or `module:attr`).
 
