@@ -225,6 +225,20 @@ def _malformed_update(event: Event) -> list[Event]:
     return [event]
 
 
+def _created_late() -> Callable[[Event], list[Event]]:
+    held: list[Event] = []
+
+    def move(event: Event) -> list[Event]:
+        if event.get("type") == "thread.created":
+            held.append(event)
+            return []
+        if held and str(event.get("type")).startswith("thread.item."):
+            return [event, held.pop()]
+        return [event]
+
+    return move
+
+
 def _title_not_saved(request: dict[str, Any] | None) -> dict[str, Any] | None:
     if _type(request) == "threads.update" and request is not None and "thread_id" in request.get("params", {}):
         return {"type": "threads.get_by_id", "params": {"thread_id": request["params"]["thread_id"]}}
@@ -302,6 +316,12 @@ MUTANTS = [
         "a new thread's stream has no `thread.created` event",
         {"stream.thread-created": FAIL},
         on_event=_drop(lambda e: e.get("type") == "thread.created"),
+    ),
+    Mutant(
+        "thread-created-late",
+        "`thread.created` comes after the user's message",
+        {"stream.thread-created": FAIL},
+        on_event=_created_late(),
     ),
     Mutant(
         "item-never-done",

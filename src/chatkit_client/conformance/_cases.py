@@ -148,11 +148,14 @@ def _thread_created(ctx: RunContext) -> None:
     for record in _answered_streams(ctx):
         if not record.new_thread:
             continue
-        first = next((event for event in record.events if event.get("type") != "stream_options"), None)
-        kind = first.get("type") if first else None
-        if kind != "thread.created":
-            problems.add(record, f"the first event is {kind!r}, not 'thread.created'")
-        elif not isinstance(first, dict) or not isinstance((first.get("thread") or {}).get("id"), str):
+        kinds = [str(event.get("type")) for event in record.events]
+        first_item = next((i for i, kind in enumerate(kinds) if kind.startswith("thread.item.")), len(kinds))
+        created = next((i for i, kind in enumerate(kinds) if kind == "thread.created"), None)
+        if created is None:
+            problems.add(record, "no `thread.created` event")
+        elif created > first_item:
+            problems.add(record, f"`thread.created` comes after `{kinds[first_item]}`")
+        elif not isinstance((record.events[created].get("thread") or {}).get("id"), str):
             problems.add(record, "`thread.created` has no `thread.id`")
     problems.raise_if_any()
 
