@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -203,9 +204,10 @@ def test_warnings_fail_only_a_strict_run() -> None:
 
 
 def test_an_unreachable_server_fails_the_run_with_a_reason() -> None:
-    with serve_local_server() as server:
-        url = server.url
-    report = run_conformance(url, cases=["threads.get", "stream.framing"], timeout=2)
+    with socket.socket() as bound_not_listening:  # connections to it are refused, and no one else can take it
+        bound_not_listening.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{bound_not_listening.getsockname()[1]}/chatkit"
+        report = run_conformance(url, cases=["threads.get", "stream.framing"], timeout=2)
     assert set(not_passed(report).values()) == {Outcome.FAIL}
     assert all("could not run" in result.why for result in report.results)
     assert report.exit_code() == 1
@@ -242,6 +244,18 @@ def test_framing_is_judged_strictly_and_events_recovered_leniently() -> None:
     assert parse_stream(unterminated).framing_problems == ["the last event is not ended by a blank line"]
     crlf = b'data: {"type":"a"}\r\n\r\n'
     assert parse_stream(crlf).framing_problems == []
+
+
+def test_urls_in_reports_hide_passwords_and_signed_parameters() -> None:
+    from chatkit_client.conformance import Exchange
+
+    url = "http://user:pw@127.0.0.1:1/upload?X-Amz-Signature=s3cr3t&token=t0k&part=2"
+    command = reproducer(Exchange("PUT", url, "upload", b"x", {}, multipart=("a.txt", "text/plain"))).curl
+    assert "http://user:***@127.0.0.1:1/upload?X-Amz-Signature=***&token=***&part=2" in command
+    assert "s3cr3t" not in command and "t0k" not in command and ":pw@" not in command
+    report = run_conformance("http://127.0.0.1:9/chatkit?api_key=k3y", cases=["errors.unknown-type"], timeout=2)
+    assert report.target == "http://127.0.0.1:9/chatkit?api_key=***"
+    assert "k3y" not in json.dumps(to_json(report)) + to_junit(report) + format_failures(report)
 
 
 def test_a_reproducer_of_raw_bytes_quotes_them_for_the_shell() -> None:

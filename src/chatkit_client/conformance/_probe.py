@@ -15,12 +15,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
 from ._model import Reproducer
 
-__all__ = ["Exchange", "Probe", "is_secret_header", "reproducer"]
+__all__ = ["Exchange", "Probe", "is_secret_header", "mask_url", "reproducer"]
 
 MAX_BODY = 4 * 1024 * 1024
 """An answer longer than this is cut (and the exchange marked truncated): servers are untrusted."""
@@ -31,6 +32,25 @@ _SECRET_HEADER = re.compile(r"auth|cookie|key|token|secret|password|session|sign
 def is_secret_header(name: str) -> bool:
     """Whether a header's value is masked in reproducers: anything that looks like a credential."""
     return bool(_SECRET_HEADER.search(name))
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password and the values of credential-looking query parameters replaced by `***`.
+
+    >>> mask_url("https://u:pw@h/up?X-Amz-Signature=abc&part=1")
+    'https://u:***@h/up?X-Amz-Signature=***&part=1'
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, sep, _ = userinfo.partition(":")
+        netloc = f"{user}{sep}{'***' if sep else ''}@{host}"
+    query = "&".join(
+        f"{name}={'***' if is_secret_header(name) else value}" if sep else name
+        for name, sep, value in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 @dataclass
@@ -74,7 +94,7 @@ class Exchange:
 
 def reproducer(exchange: Exchange) -> Reproducer:
     """A `curl` command sending `exchange`'s request again; credential-like header values are masked."""
-    parts = ["curl", "-sS", "-N", "-X", exchange.method, shlex.quote(exchange.url)]
+    parts = ["curl", "-sS", "-N", "-X", exchange.method, shlex.quote(mask_url(exchange.url))]
     for name, value in exchange.headers.items():
         if name.lower() == "content-type" and exchange.multipart is not None:
             continue

@@ -10,7 +10,7 @@ from .._exceptions import InvalidInputError
 from ._cases import CASES, CHECKS, STREAM_CASES
 from ._context import CaseOutcome, RunContext
 from ._model import Case, CaseResult, Outcome, Report
-from ._probe import Probe, reproducer
+from ._probe import Probe, mask_url, reproducer
 from ._target import open_target
 
 __all__ = ["run_cases", "run_conformance", "select_cases"]
@@ -51,7 +51,7 @@ def run_cases(probe: Probe, cases: Sequence[Case] | None = None, *, messages: Se
     for case in order:
         results[case.id] = _run_one(case, ctx)
     return Report(
-        target=probe.url,
+        target=mask_url(probe.url),
         results=[results[case.id] for case in chosen],
         seconds=time.monotonic() - started,
     )
