@@ -96,8 +96,8 @@ def test_recommended_failures_exit_1_only_with_strict() -> None:
 def test_the_groups_server_url_and_headers_apply() -> None:
     with serve_local_server(required_headers={"Authorization": "Bearer t"}) as server:
         denied = run(["--server-url", server.url, "conformance", "--case", "threads.get"])
-        allowed = run(["--server-url", server.url, "--header", "Authorization: Bearer t", "conformance",
-                       "--case", "threads.get"])  # fmt: skip
+        header = ["--header", "Authorization: Bearer t"]
+        allowed = run(["--server-url", server.url, *header, "conformance", "--case", "threads.get"])
     assert denied.exit_code == 1
     assert "401" in denied.output
     assert allowed.exit_code == 0, allowed.output
@@ -109,6 +109,7 @@ def test_list_needs_no_server() -> None:
     assert result.exit_code == 0
     assert all(case.id in result.output for case in CASES)
     assert "§3.1" in result.output
+    assert "required (agent)" in result.output
 
 
 @pytest.mark.parametrize(

@@ -123,8 +123,8 @@ def test_case_ids_are_unique_and_cite_sections_of_the_protocol_notes() -> None:
 
 
 def test_the_case_table_of_the_protocol_notes_matches_the_cases() -> None:
-    rows = re.findall(r"^\| `([a-z.-]+)` \| (required|recommended)[^|]* \| ([\d.]+) \| (.+?) \|$",
-                      PROTOCOL_DOC.read_text(encoding="utf-8"), re.MULTILINE)  # fmt: skip
+    text = PROTOCOL_DOC.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z.-]+)` \| (required|recommended)[^|]* \| ([\d.]+) \| (.+?) \|$", text, re.MULTILINE)
     assert [(case_id, level, section) for case_id, level, section, _ in rows] == [
         (case.id, case.level.value, case.section) for case in CASES
     ]

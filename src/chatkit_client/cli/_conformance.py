@@ -122,7 +122,8 @@ def _print_cases(cases: Sequence[Any]) -> None:
     for column in ("case", "level", "section", "title"):
         table.add_column(column, no_wrap=column != "title")
     for case in cases:
-        table.add_row(case.id, case.level.value, f"§{case.section}", case.title)
+        level = case.level.value + (" (agent)" if case.trigger else "")
+        table.add_row(case.id, level, f"§{case.section}", case.title)
     _render.console().print(table)
 
 

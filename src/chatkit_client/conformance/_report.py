@@ -31,6 +31,7 @@ def to_json(report: Report, *, strict: bool = False) -> dict[str, Any]:
                 "level": result.case.level.value,
                 "section": result.case.section,
                 "title": result.case.title,
+                "needs_agent": result.case.trigger,
                 "outcome": result.outcome.value,
                 "why": _clean(result.why),
                 "seconds": round(result.seconds, 3),
