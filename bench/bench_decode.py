@@ -1,7 +1,7 @@
 """How fast is our SSE decoder on a hosted-shaped turn, next to the decoders we could have used instead?
 
 One deterministic stream of 20,000 events (almost all `thread.item.updated` text deltas, shaped as in
-/work/shared/docs/wire-protocol.md §4.4-4.5) is fed in 1 KiB and in 16-byte chunks to each decoder, and every
+docs/protocol.md §3.2-3.4) is fed in 1 KiB and in 16-byte chunks to each decoder, and every
 payload goes through `json.loads`, so each row does the same work as the next. Rows:
 
 - project, decoder only: `chatkit_client._sse.SSEDecoder.feed`, on the chunks directly;
@@ -138,7 +138,7 @@ def build_events(n: int = FULL_EVENTS, *, seed: int = 2026) -> list[str]:
     for delta in deltas:
         update = {"type": "assistant_message.content_part.text_delta", "content_index": 0, "delta": delta}
         events.append({"type": "thread.item.updated", "item_id": message_id, "update": update})
-    # The automatic title arrives mid-stream (wire notes §4.5).
+    # The automatic title arrives mid-stream (docs/protocol.md §3.3).
     events.insert(8 + n_deltas // 3, {"type": "thread.updated", "thread": {**thread, "title": "Suivi de commande"}})
     events.append(
         {

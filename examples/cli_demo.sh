@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The command-line half of `make demo`: a dev server in the background, `chatkit send` against its
-# self-hosted endpoint and its hosted emulator, a client-tool turn in `chatkit chat`, then stop.
+# self-hosted endpoint and its hosted emulator, a client-tool turn in `chatkit chat`, the conformance
+# table of the self-hosted endpoint, then stop.
 set -euo pipefail
 BIN="${BIN:-.venv/bin}"
 PORT=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -30,5 +31,8 @@ echo '$ chatkit --base-url '"$ORIGIN"'/v1 --api-key sk-test-emulator --workflow 
 echo '$ chatkit --server-url '"$ORIGIN"'/chatkit chat   (a client-tool turn, answered with a JSON result)'
 printf 'tool:get_weather {"city": "Paris"}\n{"forecast": "sunny", "celsius": 21}\n' \
     | "$BIN/chatkit" --server-url "$ORIGIN/chatkit" chat
+echo
+echo '$ chatkit conformance --server-url '"$ORIGIN"'/chatkit --message "tool:get_weather {}" --message widget --message ask'
+"$BIN/chatkit" conformance --server-url "$ORIGIN/chatkit" --message "tool:get_weather {}" --message widget --message ask
 echo
 echo "cli demo finished"

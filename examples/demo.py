@@ -3,7 +3,8 @@
 1. OpenAI's hosted API, emulated on loopback: create, inspect and cancel a session; the Ruby gem's
    Quick Start and file-attachment examples; threads; a file upload.
 2. A self-hosted ChatKit server (the real openai-chatkit SDK) on loopback: a streamed turn with a
-   client tool answered from Python.
+   client tool answered from Python, then the conformance suite run against it (the CLI demo prints
+   its table).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import tempfile
 
 from chatkit_client import ChatKit
+from chatkit_client.conformance import run_conformance
 from chatkit_client.testing import serve_emulator, serve_local_server
 
 # A 1x1 PNG, so the file examples upload a real image.
@@ -97,6 +99,10 @@ def self_hosted_part() -> None:
         say(f"\n  the tool call {call.name} was answered in the same turn; thread {reply.thread_id}")
         say(f"answer: {chat.send('Thanks!').text}")
         client.close()
+
+        say("-- Conformance of the local server (`chatkit conformance` prints the whole table)")
+        report = run_conformance(server.url, messages=["tool:get_weather {}", "widget", "ask"])
+        say(f"  {report.summary()}; exit status {report.exit_code(strict=True)} with --strict")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
 # Error bodies only feed a message, so far less of them is kept.
 MAX_ERROR_BODY = 64 * 1024
 
-# The header every hosted ChatKit endpoint is called with (wire notes §1: harmless where not required).
+# The header every hosted ChatKit endpoint is called with (docs/protocol.md §8.1: harmless where not required).
 BETA_HEADER = {"OpenAI-Beta": "chatkit_beta=v1"}
 
 INITIAL_RETRY_DELAY = 0.5

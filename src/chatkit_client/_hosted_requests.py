@@ -1,6 +1,6 @@
 """Bodies and queries for OpenAI's hosted REST endpoints, checked before anything is sent.
 
-Written exactly as the API documents them (wire notes §2-§3): only what the caller gave, no nulls,
+Written exactly as the API documents them (docs/protocol.md §8.2-8.3): only what the caller gave, no nulls,
 no empty objects, and the ranges the API enforces are enforced here first, with messages that name
 the field and what is allowed.
 """

@@ -1,4 +1,4 @@
-"""The ChatKit protocol's requests, built exactly and checked before sending (wire notes §4.1-4.2).
+"""The ChatKit protocol's requests, built exactly and checked before sending (docs/protocol.md §2.1-2.3).
 
 Every request is one JSON envelope `{"type", "params"}` POSTed to the conversation endpoint (hosted)
 or to the server's URL (self-hosted); the first six types below answer with an SSE stream, the

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from .._version import __version__
+from ._conformance import conformance
 from ._errors import EXIT_INTERRUPTED, describe_error
 
 if TYPE_CHECKING:
@@ -228,6 +229,9 @@ def cli(
     )
     ctx.obj = target
     ctx.call_on_close(target.close)
+
+
+cli.add_command(conformance)
 
 
 # -- chat ------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ assert emulator.requests[0].path == "/v1/chatkit/sessions"
 ```
 
 Behaviour that no public source records (error bodies of 400/429, rate-limit headers, the JSON
-conversation answers) follows the OpenAI conventions and chatkit-python; see the wire notes.
+conversation answers) follows the OpenAI conventions and chatkit-python; see docs/protocol.md §8.
 The emulator never stores uploaded bytes, only their size and SHA-256.
 """
 

@@ -1,7 +1,7 @@
 """Request validation for the hosted-API emulator, with OpenAI-style messages, `param` and `code`.
 
 A validator is a function `(value, param) -> None` that raises `ApiFailure`. Validators compose, so each
-request schema below reads like the table in the wire notes.
+request schema below reads like the tables of docs/protocol.md §8.2-8.4.
 """
 
 from __future__ import annotations
