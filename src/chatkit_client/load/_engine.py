@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
-from ..types import AssistantMessageContentPartTextDelta, ThreadItemUpdatedEvent
+from ..types import AssistantMessageContentPartTextDelta, ClientToolCallItem, ThreadItemUpdatedEvent
 from ._metrics import Metrics, TurnSample, error_kind
 from ._plan import LoadPlan, open_schedule, spawn_delays
 from ._report import LoadReport
@@ -170,18 +170,24 @@ class _Engine:
             async with asyncio.timeout(max(0.0, start + plan.turn_timeout - self.now())):
                 stream: AsyncChatStream = chat.stream(text)
                 for _ in range(plan.max_tool_rounds + 1):
+                    tool_call_seen = False
                     async with stream:
                         async for event in stream:
                             at = perf() - t0
                             if first_event is None:
                                 first_event = at
-                            if type(event) is updated_type and type(event.update) is delta_type:
-                                if deltas:
-                                    metrics.record_gap(at - last_delta)
-                                else:
-                                    first_delta = at
-                                last_delta = at
-                                deltas += 1
+                            if type(event) is updated_type:
+                                if type(event.update) is delta_type:
+                                    if deltas:
+                                        metrics.record_gap(at - last_delta)
+                                    else:
+                                        first_delta = at
+                                    last_delta = at
+                                    deltas += 1
+                            elif type(getattr(event, "item", None)) is ClientToolCallItem:
+                                tool_call_seen = True
+                    if not tool_call_seen:
+                        break  # the common case, without assembling a Reply to find out
                     call = stream.reply.pending_client_tool_call
                     if call is None:
                         break
@@ -314,7 +320,7 @@ class _Engine:
             elapsed = self.now()
         if self.on_progress is not None:
             self.on_progress(self.progress())
-        return LoadReport.build(plan.describe(), self.metrics, elapsed=elapsed, started_at=started_at)
+        return LoadReport.build(plan.describe(), self.metrics, elapsed=elapsed, started_at=started_at, origin=self.t0)
 
 
 async def run_load(

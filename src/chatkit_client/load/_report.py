@@ -52,10 +52,15 @@ class LoadReport:
     metrics: Metrics
     elapsed: float
     started_at: float
+    # `time.perf_counter()` at the run's start: sample starts are relative to it. On Linux that clock is
+    # CLOCK_MONOTONIC, shared by every process of the machine, so a local server's timestamps compare.
+    origin: float = 0.0
 
     @classmethod
-    def build(cls, plan: dict[str, Any], metrics: Metrics, *, elapsed: float, started_at: float) -> LoadReport:
-        return cls(plan=plan, metrics=metrics, elapsed=elapsed, started_at=started_at)
+    def build(
+        cls, plan: dict[str, Any], metrics: Metrics, *, elapsed: float, started_at: float, origin: float = 0.0
+    ) -> LoadReport:
+        return cls(plan=plan, metrics=metrics, elapsed=elapsed, started_at=started_at, origin=origin)
 
     # -- numbers ---------------------------------------------------------------------------------
     def latency(self, attribute: str) -> Histogram:
@@ -90,6 +95,8 @@ class LoadReport:
         return {
             "version": REPORT_VERSION,
             "started_at": _dt.datetime.fromtimestamp(self.started_at, _dt.UTC).isoformat(),
+            "elapsed_s": self.elapsed,
+            "perf_counter_origin": self.origin,
             "plan": self.plan,
             "summary": self.summary(),
             "histograms": {key: self.latency(attribute).to_dict() for key, _label, attribute in LATENCIES},
