@@ -131,7 +131,7 @@ def client_child(url: str, users: int, seconds: float, deltas: int, runs: int) -
 
 
 def run(
-    deltas: tuple[int, ...] = FULL_DELTAS, users: int = FULL_USERS, seconds: float = 3.0, runs: int = 3
+    deltas: tuple[int, ...] = FULL_DELTAS, users: int = FULL_USERS, seconds: float = 3.0, runs: int = 5
 ) -> dict[str, Any]:
     table: list[dict[str, Any]] = []
     ratios: dict[str, float] = {}

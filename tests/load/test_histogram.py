@@ -83,3 +83,10 @@ def test_seconds_are_recorded_as_microseconds_and_negatives_as_zero() -> None:
     histogram.record_seconds(0.0125)
     histogram.record(-3)
     assert histogram.max_us == 12_500 and histogram.min_us == 0
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**9), max_size=200))
+def test_recording_many_at_once_equals_recording_one_by_one(values: list[int]) -> None:
+    at_once = Histogram()
+    at_once.record_many(values)
+    assert at_once.to_dict() == Histogram.of(values).to_dict()

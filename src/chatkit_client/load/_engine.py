@@ -157,9 +157,10 @@ class _Engine:
         metrics = self.metrics
         plan = self.plan
         first_event: float | None = None
-        first_delta: float | None = None
-        last_delta = 0.0
-        deltas = 0
+        # Arrival times of the text deltas (perf_counter): appending is all a delta costs while it streams;
+        # gaps are computed and recorded in bulk when the turn ends.
+        delta_times: list[float] = []
+        add_delta = delta_times.append
         delta_type = AssistantMessageContentPartTextDelta
         updated_type = ThreadItemUpdatedEvent
         perf = time.perf_counter
@@ -173,19 +174,14 @@ class _Engine:
                     tool_call_seen = False
                     async with stream:
                         async for event in stream:
-                            at = perf() - t0
-                            if first_event is None:
-                                first_event = at
                             if type(event) is updated_type:
                                 if type(event.update) is delta_type:
-                                    if deltas:
-                                        metrics.record_gap(at - last_delta)
-                                    else:
-                                        first_delta = at
-                                    last_delta = at
-                                    deltas += 1
+                                    add_delta(perf())
+                                    continue
                             elif type(getattr(event, "item", None)) is ClientToolCallItem:
                                 tool_call_seen = True
+                            if first_event is None:
+                                first_event = perf()
                     if not tool_call_seen:
                         break  # the common case, without assembling a Reply to find out
                     call = stream.reply.pending_client_tool_call
@@ -197,13 +193,19 @@ class _Engine:
         finally:
             metrics.in_flight -= 1
         end = self.now()
+        deltas = len(delta_times)
+        first_delta = delta_times[0] - t0 if deltas else None
         if deltas:
             metrics.record_deltas(deltas, end)
+            if error is None:
+                metrics.record_delta_times(delta_times)
+                if first_event is None or delta_times[0] < first_event:
+                    first_event = delta_times[0]
         metrics.record_turn(
             TurnSample(
                 start=start,
                 turn=end - start,
-                first_event=None if first_event is None else first_event - start,
+                first_event=None if first_event is None else first_event - t0 - start,
                 first_delta=None if first_delta is None else first_delta - start,
                 deltas=deltas,
                 error=error,

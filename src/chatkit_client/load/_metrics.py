@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from .._exceptions import (
@@ -159,6 +160,11 @@ class Metrics:
 
     def record_gap(self, seconds: float) -> None:
         self.delta_gap.record_seconds(seconds)
+
+    def record_delta_times(self, times: list[float]) -> None:
+        """The arrival times (seconds, any origin) of one turn's text deltas: their gaps go to `delta_gap`."""
+        if len(times) > 1:
+            self.delta_gap.record_many([int((later - earlier) * 1_000_000 + 0.5) for earlier, later in pairwise(times)])
 
     def record_deltas(self, count: int, at: float) -> None:
         self.deltas += count
