@@ -30,11 +30,13 @@ cooperative); never import this module in a program that does not want gevent's 
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import gevent
+import httpx2
 from locust import User, events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -137,6 +139,20 @@ class LocustChat:
         return None if failure is not None else reply
 
 
+_ssl_context: list[ssl.SSLContext] = []
+
+
+def _http_client(timeout: float) -> httpx2.Client:
+    """A connection pool of the user's own, sharing the process's one TLS context.
+
+    Building a TLS context loads the CA store (0.1-0.2 s of CPU); once per user, spawning hundreds of users
+    would stall a worker for a minute.
+    """
+    if not _ssl_context:
+        _ssl_context.append(httpx2.create_ssl_context())
+    return httpx2.Client(verify=_ssl_context[0], timeout=timeout)
+
+
 class ChatKitUser(User):
     """A Locust user with a ChatKit conversation, `self.chat`; subclass it and add `@task`s.
 
@@ -161,15 +177,25 @@ class ChatKitUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         # No retries: a load test reports failures instead of hiding them.
+        self._http = _http_client(self.turn_timeout)
         if self.workflow:
-            self.client = ChatKit(api_key=os.environ.get("OPENAI_API_KEY"), timeout=self.turn_timeout, max_retries=0)
+            self.client = ChatKit(
+                api_key=os.environ.get("OPENAI_API_KEY"),
+                timeout=self.turn_timeout,
+                max_retries=0,
+                http_client=self._http,
+            )
             ChatKitUser._count[0] += 1
             chat = self.client.chat(user=f"load-{ChatKitUser._count[0]}", workflow=self.workflow)
         else:
             if not self.host:
                 raise ValueError("ChatKitUser needs --host (the ChatKit server URL) or a `workflow` for hosted")
             self.client = ChatKit(
-                server_url=self.host, headers=dict(self.headers) or None, timeout=self.turn_timeout, max_retries=0
+                server_url=self.host,
+                headers=dict(self.headers) or None,
+                timeout=self.turn_timeout,
+                max_retries=0,
+                http_client=self._http,
             )
             chat = self.client.chat()
         self.chat = LocustChat(self, chat)
@@ -180,6 +206,7 @@ class ChatKitUser(User):
 
     def on_stop(self) -> None:
         self.client.close()
+        self._http.close()
 
 
 _STOP = "chatkit_finish_turns"
