@@ -64,7 +64,9 @@ scheduled start, so queueing shows). Client tool calls are answered with --tool-
 @click.option("--users", type=click.IntRange(1, 100_000), help="Closed model: this many virtual users.")
 @click.option("--spawn-rate", type=click.FloatRange(min=0, min_open=True), help="Users started per second.")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Open model: turns started per second.")
-@click.option("--duration", default="60s", show_default=True, callback=_duration, help="How long turns start.")
+@click.option(
+    "--duration", default="60s", show_default=True, metavar="DURATION", callback=_duration, help="How long turns start."
+)
 @click.option("--message", "message_texts", multiple=True, metavar="TEXT", help="A message to send; repeatable.")
 @click.option(
     "--messages",
@@ -73,8 +75,18 @@ scheduled start, so queueing shows). Client tool calls are answered with --tool-
     help="A file of messages, one per line, sent in turn.",
 )
 @click.option("--turns", type=click.IntRange(1, 10_000), default=1, show_default=True, help="Messages per thread.")
-@click.option("--think-time", default="0s", show_default=True, callback=_duration, help="Pause between a user's turns.")
-@click.option("--timeout", "turn_timeout", default="60s", show_default=True, callback=_duration, help="Per turn.")
+@click.option(
+    "--think-time", default="0s", show_default=True, metavar="DURATION", callback=_duration, help="Between turns."
+)
+@click.option(
+    "--timeout",
+    "turn_timeout",
+    default="60s",
+    show_default=True,
+    metavar="DURATION",
+    callback=_duration,
+    help="The longest a turn may take (open model: from its scheduled start).",
+)
 @click.option(
     "--max-in-flight",
     type=click.IntRange(1, 100_000),
