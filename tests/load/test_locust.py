@@ -49,7 +49,7 @@ def test_master_and_two_workers_report_every_turn_the_server_served(tmp_path: Pa
         common = ["-f", str(LOCUSTFILE), "--host", running.url, "--loglevel", "WARNING"]
         master_command = [
             *LOCUST, *common, "--headless", "--master", "--master-bind-host", "127.0.0.1",
-            "--master-bind-port", str(port), "--expect-workers", "2", "--expect-workers-max-wait", "30",
+            "--master-bind-port", str(port), "--expect-workers", "2", "--expect-workers-max-wait", "60",
             "-u", "4", "-r", "4", "-t", "5s", "--stop-timeout", "10", "--csv", str(tmp_path / "run"),
         ]  # fmt: skip
         worker_command = [*LOCUST, *common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
@@ -59,7 +59,7 @@ def test_master_and_two_workers_report_every_turn_the_server_served(tmp_path: Pa
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         workers = [subprocess.Popen(worker_command, env=env, cwd=tmp_path, **quiet) for _ in range(2)]
         try:
-            output, _ = master.communicate(timeout=90)
+            output, _ = master.communicate(timeout=150)
             for worker in workers:
                 worker.wait(timeout=30)
         finally:
