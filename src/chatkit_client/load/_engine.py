@@ -134,7 +134,6 @@ class _Engine:
         self.on_progress = on_progress
         self.metrics = Metrics()
         self.t0 = 0.0
-        self.deadline = 0.0
         self.message_index = 0
         self.recent: deque[tuple[float, int]] = deque(maxlen=int(4 / _TICK) + 1)
 
