@@ -12,6 +12,7 @@ from bench import __main__ as runner
 from bench import (
     bench_concurrency,
     bench_decode,
+    bench_load,
     bench_loopback,
     bench_overhead,
     bench_scaling,
@@ -82,6 +83,13 @@ def test_scaling_replies_correct_at_both_sizes() -> None:
 def test_startup_imports_run() -> None:
     result = bench_startup.main(smoke=True)
     assert result["imports_ok"] and len(result["table"]) == len(bench_startup.COMMANDS)
+
+
+def test_load_engine_and_both_baselines_drive_correct_turns() -> None:
+    result = bench_load.main(smoke=True)
+    assert result["replies_correct"]
+    assert [row["measure"] for row in result["table"]] == ["turns/s", "turns per CPU s"]
+    _numbers_are_positive(result["table"])
 
 
 def test_runner_renders_a_result_table() -> None:

@@ -769,3 +769,13 @@ def dev_server(port: int, host: str) -> None:
     finally:
         sock.close()
         server.store.close()
+
+
+# -- load ------------------------------------------------------------------------------------------
+def _register_load() -> None:
+    from ._load import load
+
+    cli.add_command(load)
+
+
+_register_load()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -72,6 +73,7 @@ __all__ = [
 ]
 
 _CHUNK = 64 * 1024
+_TEXT_DELTA = b'"assistant_message.content_part.text_delta"'
 _REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 
 
@@ -108,6 +110,9 @@ class LocalChatKitServer(ChatKitServer[RequestContext]):
         self.agent = ScriptedAgent(memory_store, slow_delay=slow_delay)
         self.feedback: list[FeedbackRecord] = []
         self.cancelled: list[str] = []
+        # Called with `time.perf_counter()` when a stream's first text delta is handed to the response (once
+        # per stream), so load tests can check the latencies they report against the server's own clock.
+        self.on_first_delta: Callable[[float], None] | None = None
 
     async def handle_stream_cancelled(
         self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
@@ -227,7 +232,9 @@ def _json(model: Any) -> Response:
     return Response(body, media_type="application/json")
 
 
-async def _prime(result: StreamingResult) -> AsyncIterator[bytes]:
+async def _prime(
+    result: StreamingResult, on_first_delta: Callable[[float], None] | None = None
+) -> AsyncIterator[bytes]:
     """Run a stream up to its first event, so that lookup errors can still become a 4xx status."""
     iterator = aiter(result.json_events)
     try:
@@ -236,10 +243,14 @@ async def _prime(result: StreamingResult) -> AsyncIterator[bytes]:
         first = None
 
     async def chained() -> AsyncIterator[bytes]:
+        watch = on_first_delta
         try:
             if first is not None:
                 yield first
             async for chunk in iterator:
+                if watch is not None and _TEXT_DELTA in chunk:
+                    watch(time.perf_counter())
+                    watch = None
                 yield chunk
         except ScriptedCrash:
             # Raising out of the ASGI app after the headers went out makes uvicorn drop the connection.
@@ -306,7 +317,7 @@ def create_local_app(
         await check_references(body, context)
         result = await chatkit.process(body, context)
         if isinstance(result, StreamingResult):
-            stream = await _prime(result)
+            stream = await _prime(result, chatkit.on_first_delta)
             return StreamingResponse(
                 stream,
                 media_type="text/event-stream",
