@@ -38,8 +38,10 @@ if _TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitError,
         StreamDecodeError,
+        StreamEndedEarlyError,
         StreamError,
         StreamInterruptedError,
+        ToolRoundsExceededError,
         UnprocessableEntityError,
     )
     from ._files import FileInput, ProgressCallback
@@ -77,11 +79,13 @@ _LAZY: dict[str, str] = {
     "RateLimitError": "._exceptions",
     "Reply": "._reply",
     "StreamDecodeError": "._exceptions",
+    "StreamEndedEarlyError": "._exceptions",
     "StreamError": "._exceptions",
     "StreamInterruptedError": "._exceptions",
     "SyncPage": "._pagination",
     "Timeout": "._transport",
     "ToolHandler": "._chat_core",
+    "ToolRoundsExceededError": "._exceptions",
     "UnprocessableEntityError": "._exceptions",
 }
 
@@ -121,11 +125,13 @@ __all__ = [
     "RateLimitError",
     "Reply",
     "StreamDecodeError",
+    "StreamEndedEarlyError",
     "StreamError",
     "StreamInterruptedError",
     "SyncPage",
     "Timeout",
     "ToolHandler",
+    "ToolRoundsExceededError",
     "UnprocessableEntityError",
     "__version__",
 ]

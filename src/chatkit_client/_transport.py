@@ -26,6 +26,7 @@ from ._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    BodyFailedAfterStatusError,
     error_message_from_body,
     status_error_class,
 )
@@ -172,12 +173,17 @@ def _refuse_resend(err: APIConnectionError, response: httpx2.Response | None) ->
     client cannot tell "some of the answer arrived" from "none did", and does not guess.
     """
     if response is not None and response.is_success:
-        raise err
+        if isinstance(err, APITimeoutError):
+            raise err
+        # The server took the request and failed while answering: the chat shells report it with the reply.
+        status, headers = response.status_code, dict(response.headers)
+        raise BodyFailedAfterStatusError(
+            err.message, status_code=status, headers=headers, method=err.method, url=err.url
+        ) from err.__cause__
     cause = err.__cause__
     if isinstance(cause, httpx2.RemoteProtocolError | httpx2.ReadError):
         raise APIConnectionError(
-            f"{err.message} The request had been sent, so it was not sent again; "
-            "send it again if no answer arrives.",
+            f"{err.message} The request had been sent, so it was not sent again; send it again if no answer arrives.",
             method=err.method,
             url=err.url,
         ) from cause
