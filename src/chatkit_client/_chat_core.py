@@ -181,8 +181,9 @@ class SessionState:
 
     def _learn_offset(self, session: ChatSession, date_header: str | None) -> float:
         server_now = _parse_http_date(date_header)
-        if server_now is None and session.expires_at <= self.obtained_at:
-            # Expired by our clock the moment it was made: ours is ahead. Assume the lifetime asked for.
+        if session.expires_at <= (server_now if server_now is not None else self.obtained_at):
+            # Expired the moment it was made by the clock we had: that clock is wrong (ours is ahead, or the
+            # Date came from a proxy). The session's own times tell: assume the lifetime asked for.
             server_now = session.expires_at - self._requested_lifetime()
         if server_now is None:
             return 0.0
