@@ -216,7 +216,9 @@ class DocumentedServer:
 @pytest.fixture(scope="module")
 def documented() -> Iterator[DocumentedServer]:
     """openai-chatkit behind `StreamingResponse(result)`, as its README hosts it (no error mapping)."""
-    from chatkit.server import StreamingResult
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # openai-chatkit's widgets warn on import
+        from chatkit.server import StreamingResult
     from starlette.applications import Starlette
     from starlette.requests import Request as HTTPRequest
     from starlette.responses import Response, StreamingResponse
@@ -318,6 +320,26 @@ async def test_a_structured_input_answered_twice_is_refused_before_sending(
         await resolve(chat.add_structured_input(asked.user_message.id, {"color": "red"}))
     await close(client)
     assert documented.seen == []
+
+
+@pytest.mark.anyio
+async def test_retry_on_a_thread_without_a_user_message_is_refused_before_sending(
+    kind: str, documented: DocumentedServer
+) -> None:
+    from datetime import datetime
+
+    from chatkit.types import ThreadMetadata
+
+    from chatkit_client.testing import RequestContext
+
+    store = documented.server.store
+    await store.save_thread(ThreadMetadata(id="thr_no_user", created_at=datetime.now()), RequestContext(headers={}))
+    client = make_client(kind, server_url=documented.url, timeout=5)
+    documented.seen.clear()
+    with pytest.raises(InvalidInputError, match="no user message in this thread"):
+        await resolve(client.chat(thread_id="thr_no_user").retry())
+    await close(client)
+    assert documented.seen == ["items.list"]  # looked for one; never sent threads.retry_after_item
 
 
 # -- issue 8: reply.thread on every turn ------------------------------------------------------------------
