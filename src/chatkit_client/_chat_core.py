@@ -486,7 +486,7 @@ class TurnDriver:
         max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
     ) -> None:
         self.state = state
-        self.builder = ReplyBuilder(keep_events=keep_events, thread=state.known_thread())
+        self.builder = ReplyBuilder(keep_events=keep_events, thread=state.known_thread(), thread_id=state.thread_id)
         self.answered: set[str] = set()
         self.max_event_size = max_event_size
         self.max_tool_rounds = max_tool_rounds

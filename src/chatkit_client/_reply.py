@@ -219,7 +219,8 @@ class ReplyBuilder:
     continues the same turn: several streams (client tool rounds) can feed one builder. Each update costs
     O(1), whatever the size of the turn. What a turn may allocate is bounded (`MAX_ITEMS`,
     `MAX_CONTENT_PARTS`, `MAX_ANNOTATIONS`, `MAX_WORKFLOW_TASKS`): past a bound `apply` raises
-    `StreamDecodeError`. `thread` is the thread as known before the turn (a Chat passes what it learned).
+    `StreamDecodeError`. `thread` (or just `thread_id`) is the thread as known before the turn (a Chat
+    passes what it learned).
 
     ```python
     builder = ReplyBuilder()
@@ -229,10 +230,12 @@ class ReplyBuilder:
     ```
     """
 
-    def __init__(self, *, keep_events: bool = False, thread: Thread | None = None) -> None:
+    def __init__(
+        self, *, keep_events: bool = False, thread: Thread | None = None, thread_id: str | None = None
+    ) -> None:
         self._entries: dict[str, _Entry] = {}
         self._order: list[str] = []
-        self._thread_id: str | None = thread.id if thread is not None else None
+        self._thread_id: str | None = thread.id if thread is not None else thread_id
         self._thread: Thread | None = thread
         self._notices: deque[NoticeEvent] = deque(maxlen=NOTICE_HISTORY)
         self._progress: deque[ProgressUpdateEvent] = deque(maxlen=PROGRESS_HISTORY)

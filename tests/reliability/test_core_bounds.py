@@ -264,7 +264,7 @@ async def test_an_unknown_thread_on_the_real_server_is_a_stream_that_ended_early
     err = caught.value
     assert "accepted the request (200)" in err.message and "before any event" in err.message
     assert "its log has the cause" in err.message and "not sent again" in err.message
-    assert err.events_received == 0 and err.reply is not None
+    assert err.events_received == 0 and err.reply is not None and err.reply.thread_id == "thr_does_not_exist"
     assert documented.seen == ["threads.add_user_message"]
 
 
