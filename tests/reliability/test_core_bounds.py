@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from chatkit_client import (
+    APIResponseValidationError,
     AsyncChatKit,
     Chat,
     ChatKit,
@@ -161,6 +162,14 @@ async def _deep_widget(conn: Conn, req: Request, server: MisbehavingServer) -> N
     item = f'{{"id":"cti_w","thread_id":"{THREAD_ID}","created_at":0,"type":"widget","widget":{widget}}}'
     deep = b'data: {"type":"thread.item.done","item":' + item.encode() + b"}\n\n"
     await conn.send(finish(sse_body(reply_events(req.user_text)) + deep))
+
+
+@scenario("core_deep_item_page")
+async def _deep_item_page(conn: Conn, req: Request, server: MisbehavingServer) -> None:
+    # 150 widget levels (~300 JSON levels): past the limit, yet within what json.loads decodes.
+    widget = '{"type":"Box","children":[' * 150 + '{"type":"Text","value":"x"}' + "]}" * 150
+    item = f'{{"id":"cti_w","thread_id":"{THREAD_ID}","created_at":0,"type":"widget","widget":{widget}}}'
+    await conn.respond("200 OK", b'{"data":[' + item.encode() + b'],"has_more":false}')
 
 
 @pytest.fixture(scope="module")
@@ -496,6 +505,16 @@ async def test_a_700_level_widget_is_refused_naming_the_limit(kind: str, server:
     assert reply is not None and reply.text == f"You said: {TEXT}"
     # What was kept can be dumped, as `chatkit send --json` does.
     json.dumps([item.model_dump(mode="json") for item in reply.items])
+
+
+@pytest.mark.anyio
+async def test_a_deep_widget_in_a_page_of_items_is_refused_naming_the_limit(
+    kind: str, server: MisbehavingServer
+) -> None:
+    client = self_hosted(kind, server, "core_deep_item_page")
+    with pytest.raises(APIResponseValidationError, match="MAX_NESTING_DEPTH"):
+        await resolve(client.chat().items(THREAD_ID))
+    await close(client)
 
 
 def test_chatkit_send_json_reports_the_deep_widget_without_a_traceback(server: MisbehavingServer) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chatkit_client import (
+    APIResponseValidationError,
     ChatKitError,
     InvalidInputError,
     StreamDecodeError,
@@ -20,7 +21,7 @@ from chatkit_client import (
 )
 from chatkit_client._chat_core import ChatState, SessionState, TurnDriver
 from chatkit_client._reply import MAX_CONTENT_PARTS, MAX_ITEMS, PROGRESS_HISTORY, ReplyBuilder
-from chatkit_client.types import ChatSession, Thread, ThreadStreamEvent, parse_event
+from chatkit_client.types import ChatSession, Thread, ThreadStreamEvent, parse_event, parse_item
 from chatkit_client.types._events import MAX_EVENT_DEPTH
 
 THREAD_ID = "thr_core"
@@ -321,3 +322,19 @@ def test_a_widget_within_the_limit_dumps_and_brackets_inside_strings_do_not_coun
     json.dumps(deep_ok.model_dump(mode="json"))
     text = json.dumps({"type": "progress_update", "text": "{[" * 5000})
     assert parse_event(text).type == "progress_update"
+
+
+def test_a_700_level_widget_item_from_a_page_is_refused_as_dict_and_as_rest_json_string() -> None:
+    widget: dict[str, Any] = {"type": "Text"}
+    for _ in range(700):
+        widget = {"type": "Box", "children": [widget]}
+    as_dict = {"id": "w", "thread_id": "t", "created_at": 0, "type": "widget", "widget": widget}
+    with pytest.raises(APIResponseValidationError, match="MAX_NESTING_DEPTH"):
+        parse_item(as_dict)
+    # REST sends the widget as a JSON string (deep enough to fail, shallow enough for json.loads).
+    text = '{"type":"Box","children":[' * 150 + '{"type":"Text"}' + "]}" * 150
+    as_string = {**as_dict, "type": "chatkit.widget", "widget": text}
+    with pytest.raises(APIResponseValidationError, match="MAX_NESTING_DEPTH"):
+        parse_item(as_string)
+    shallow = parse_item({**as_dict, "widget": {"type": "Card", "children": [{"type": "Text"}]}})
+    json.dumps(shallow.model_dump(mode="json"))

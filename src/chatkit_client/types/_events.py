@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError
 
 from .._exceptions import StreamDecodeError
-from ._base import ChatKitModel, describe_validation_error
+from ._base import MAX_NESTING_DEPTH, ChatKitModel, describe_validation_error
 from ._items import ThreadItem
 from ._threads import Thread
 from ._updates import ThreadItemUpdate
@@ -188,10 +188,9 @@ _PREFIX_BYTES = _PREFIX.encode()
 _TAG_START = len(_PREFIX)
 _MAX_DATA = 500
 
-MAX_EVENT_DEPTH = 128
-"""How deeply objects and arrays may nest in one stream event. openai-chatkit's widgets nest a few levels
-per component (a deep real card is under 40); pydantic cannot serialise a model nested past ~250 levels,
-so a deeper event is refused with a `StreamDecodeError` instead of being accepted and unusable."""
+MAX_EVENT_DEPTH = MAX_NESTING_DEPTH
+"""How deeply objects and arrays may nest in one stream event (`MAX_NESTING_DEPTH`, 128); a deeper event is
+refused with a `StreamDecodeError`."""
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(r"[\[\]{}]")
 
