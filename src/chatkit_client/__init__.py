@@ -39,8 +39,10 @@ if _TYPE_CHECKING:
         RateLimitError,
         ResponseTooLargeError,
         StreamDecodeError,
+        StreamEndedEarlyError,
         StreamError,
         StreamInterruptedError,
+        ToolRoundsExceededError,
         UnprocessableEntityError,
     )
     from ._files import FileInput, ProgressCallback
@@ -80,11 +82,13 @@ _LAZY: dict[str, str] = {
     "Reply": "._reply",
     "ResponseTooLargeError": "._exceptions",
     "StreamDecodeError": "._exceptions",
+    "StreamEndedEarlyError": "._exceptions",
     "StreamError": "._exceptions",
     "StreamInterruptedError": "._exceptions",
     "SyncPage": "._pagination",
     "Timeout": "._transport",
     "ToolHandler": "._chat_core",
+    "ToolRoundsExceededError": "._exceptions",
     "UnprocessableEntityError": "._exceptions",
 }
 
@@ -126,11 +130,13 @@ __all__ = [
     "Reply",
     "ResponseTooLargeError",
     "StreamDecodeError",
+    "StreamEndedEarlyError",
     "StreamError",
     "StreamInterruptedError",
     "SyncPage",
     "Timeout",
     "ToolHandler",
+    "ToolRoundsExceededError",
     "UnprocessableEntityError",
     "__version__",
 ]

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._audio import AudioInput, read_audio
 from ._chat_core import (
+    DEFAULT_MAX_TOOL_ROUNDS,
     ChatState,
     SessionState,
     ToolHandler,
     TurnDriver,
     check_attachment_ids,
     check_hosted_uploads,
+    check_max_tool_rounds,
     newest_user_message_id,
     parse_attachment,
     parse_thread,
@@ -29,7 +31,7 @@ from ._chat_core import (
     upload_spec,
     upload_target,
 )
-from ._exceptions import APIConnectionError, AuthenticationError
+from ._exceptions import APIConnectionError, AuthenticationError, BodyFailedAfterStatusError
 from ._export import EXPORT_PAGE_SIZE, export_ids, thread_record
 from ._files import FileInput, PreparedFile, ProgressCallback, prepare_file
 from ._pagination import AsyncPage, AsyncPaginator, parse_page
@@ -86,38 +88,18 @@ class AsyncChatStream:
         self, chat: AsyncChat, first_request: Callable[[], Awaitable[dict[str, Any]]], *, keep_events: bool = False
     ) -> None:
         self._chat = chat
-        self._driver = TurnDriver(chat._state, keep_events=keep_events, max_event_size=chat._client.max_event_size)
-        self._events = self._run(first_request)
+        self._driver = TurnDriver(
+            chat._state,
+            keep_events=keep_events,
+            max_event_size=chat._client.max_event_size,
+            max_tool_rounds=chat._max_tool_rounds,
+        )
+        # A function, not a method: a generator holding its stream makes a cycle, and gc then finalises the
+        # nested async generators (ours, the transport's, httpx2's) all at once, in any order, which
+        # reports "aclose(): asynchronous generator is already running" after an early `break`.
+        self._events = _run_turn(chat, self._driver, first_request)
         self._allow_cancel: bool | None = None
         self._done = False
-
-    async def _run(self, first_request: Callable[[], Awaitable[dict[str, Any]]]) -> AsyncGenerator[ThreadStreamEvent]:
-        request: dict[str, Any] | None = await first_request()
-        driver = self._driver
-        while request is not None:
-            async with AsyncExitStack() as stack:
-                body = await self._chat._open_stream(stack, request)
-                driver.begin_round(body.content_type)
-                try:
-                    async for chunk in body:
-                        for event in driver.feed(chunk):
-                            yield event
-                except APIConnectionError as err:
-                    raise driver.interrupted(err) from err
-                for event in driver.end_round():
-                    yield event
-            found = driver.next_tool_round()
-            if found is None:
-                return
-            call, handler = found
-            try:
-                result = handler(dict(call.arguments))
-                if inspect.isawaitable(result):
-                    result = await result
-                output = tool_output(call, result)
-            except Exception as err:
-                output = tool_output(call, error=err)
-            request = driver.tool_output_request(call, output)
 
     def __aiter__(self) -> AsyncIterator[ThreadStreamEvent]:
         return self
@@ -143,13 +125,9 @@ class AsyncChatStream:
         """
         return self._allow_cancel
 
-    async def text_deltas(self) -> AsyncIterator[str]:
-        """The assistant's text, piece by piece, as it arrives."""
-        async for event in self:
-            if isinstance(event, ThreadItemUpdatedEvent) and isinstance(
-                event.update, AssistantMessageContentPartTextDelta
-            ):
-                yield event.update.delta
+    def text_deltas(self) -> AsyncIterator[str]:
+        """The assistant's text, piece by piece, as it arrives (`async for piece in stream.text_deltas()`)."""
+        return _TextDeltas(self)
 
     async def get_final_reply(self) -> Reply:
         """Read the rest of the turn and return the finished Reply (raises `StreamError` on an error event)."""
@@ -180,6 +158,58 @@ class AsyncChatStream:
         await self.close()
 
 
+class _TextDeltas:
+    """`AsyncChatStream.text_deltas()`: an iterator object rather than an async generator, so that leaving
+    the loop early leaves no generator of ours for the event loop to finalise."""
+
+    def __init__(self, stream: AsyncChatStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _TextDeltas:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            event = await self._stream.__anext__()
+            if isinstance(event, ThreadItemUpdatedEvent) and isinstance(
+                event.update, AssistantMessageContentPartTextDelta
+            ):
+                return event.update.delta
+
+
+async def _run_turn(
+    chat: AsyncChat, driver: TurnDriver, first_request: Callable[[], Awaitable[dict[str, Any]]]
+) -> AsyncGenerator[ThreadStreamEvent]:
+    request: dict[str, Any] | None = await first_request()
+    while request is not None:
+        async with AsyncExitStack() as stack:
+            try:
+                body = await chat._open_stream(stack, request)
+            except BodyFailedAfterStatusError as err:
+                raise driver.failed_before_body(err) from err
+            driver.begin_round(body.content_type, body.headers)
+            try:
+                async for chunk in body:
+                    for event in driver.feed(chunk):
+                        yield event
+            except APIConnectionError as err:
+                raise driver.interrupted(err) from err
+            for event in driver.end_round():
+                yield event
+        found = driver.next_tool_round()
+        if found is None:
+            return
+        call, handler = found
+        try:
+            result = handler(dict(call.arguments))
+            if inspect.isawaitable(result):
+                result = await result
+            output = tool_output(call, result)
+        except Exception as err:
+            output = tool_output(call, error=err)
+        request = driver.tool_output_request(call, output)
+
+
 class AsyncChat:
     """Async twin of `Chat`: one conversation with a ChatKit backend, shared safely by tasks.
 
@@ -201,10 +231,12 @@ class AsyncChat:
         session: SessionState | None = None,
         thread_id: str | None = None,
         client_tools: Mapping[str, ToolHandler] | None = None,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
     ) -> None:
         self._client = client
         self._session = session
         self._state = ChatState(thread_id=thread_id)
+        self._max_tool_rounds = check_max_tool_rounds(max_tool_rounds)
         # Held while creating a session, so that concurrent tasks create exactly one.
         self._session_lock = asyncio.Lock()
         for name, handler in (client_tools or {}).items():
@@ -223,8 +255,7 @@ class AsyncChat:
 
     def new_thread(self) -> None:
         """Start a new thread with the next message."""
-        self._state.thread_id = None
-        self._state.last_user_item_id = None
+        self._state.reset()
 
     def client_tool(self, name: str) -> Callable[[ToolHandler], ToolHandler]:
         """Register a client tool handler (a function or a coroutine function) by decorator.
@@ -332,8 +363,13 @@ class AsyncChat:
             return await stream.get_final_reply()
 
     def stream_tool_output(self, result: object) -> AsyncChatStream:
-        """Like `add_tool_output`, streamed."""
+        """Like `add_tool_output`, streamed.
+
+        Raises `InvalidInputError` before sending when this Chat saw the thread's last turn end without a
+        pending client tool call.
+        """
         request = tool_output_request(require_thread(self._state.thread_id, "add_tool_output"), result)
+        self._state.check_tool_output()
 
         async def first_request() -> dict[str, Any]:
             return request
@@ -354,6 +390,8 @@ class AsyncChat:
 
         `skipped=True` declines it. The item is a `StructuredInputItem` (`reply.pending_structured_input`);
         each question's `id` keys its answer.
+        Raises `InvalidInputError` before sending when this Chat saw `item_id` and it is not a pending
+        structured input.
         """
         async with self.stream_structured_input(item_id, answers, skipped=skipped) as stream:
             return await stream.get_final_reply()
@@ -364,6 +402,7 @@ class AsyncChat:
         """Like `add_structured_input`, streamed."""
         thread_id = require_thread(self._state.thread_id, "add_structured_input")
         request = structured_input_request(thread_id, item_id, answers, skipped=skipped)
+        self._state.check_structured_input(item_id)
 
         async def first_request() -> dict[str, Any]:
             return request
@@ -403,7 +442,9 @@ class AsyncChat:
     async def get_thread(self, thread_id: str | None = None) -> Thread:
         """A thread's metadata (title, status), with its first items when the server includes them."""
         thread = require_thread(thread_id or self._state.thread_id, "get_thread")
-        return parse_thread(await self._call(envelope("threads.get_by_id", {"thread_id": thread})))
+        found = parse_thread(await self._call(envelope("threads.get_by_id", {"thread_id": thread})))
+        self._state.remember_thread(found)
+        return found
 
     def items(
         self, thread_id: str | None = None, *, limit: int | None = None, order: str = "asc"
@@ -429,7 +470,9 @@ class AsyncChat:
     async def rename(self, title: str, *, thread_id: str | None = None) -> Thread:
         """Set a thread's title."""
         thread = require_thread(thread_id or self._state.thread_id, "rename")
-        return parse_thread(await self._call(rename_request(thread, title)))
+        renamed = parse_thread(await self._call(rename_request(thread, title)))
+        self._state.remember_thread(renamed)
+        return renamed
 
     async def delete_thread(self, thread_id: str | None = None) -> None:
         """Delete a thread (default: this Chat's, which then starts a new one with the next message)."""
@@ -502,22 +545,36 @@ class AsyncChat:
         state = self._session
         assert state is not None
         if state.needs_session():
+            ticket = state.ticket()
             async with self._session_lock:
                 if state.needs_session():
-                    assert state.params is not None
-                    state.install(await self._client.sessions.create(**state.params))
+                    await self._create_session(ticket)
         return state.session
 
     async def _renew_after_401(self, used_secret: str) -> bool:
         state = self._session
         if state is None or not state.can_renew:
             return False
+        ticket = state.ticket()
         async with self._session_lock:
             # Another task may have renewed already; the secret that failed tells us.
             if state.is_current(used_secret):
-                assert state.params is not None
-                state.install(await self._client.sessions.create(**state.params))
+                await self._create_session(ticket)
         return True
+
+    async def _create_session(self, ticket: int) -> None:
+        """With the session lock held: share the outcome of an attempt that ran while we waited, else try."""
+        state = self._session
+        assert state is not None and state.params is not None
+        failure = state.shared_failure(ticket)
+        if failure is not None:
+            raise failure
+        try:
+            session, date = await self._client.sessions._create_dated(**state.params)
+        except Exception as err:
+            state.attempt_failed(err)
+            raise
+        state.install(session, date_header=date)
 
     async def _authenticated(self, send: Callable[[str | None], Awaitable[T]]) -> T:
         """Run `send` with the current client secret (None when self-hosted); after a 401 on a session

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._audio import AudioInput, read_audio
 from ._chat_core import (
+    DEFAULT_MAX_TOOL_ROUNDS,
     ChatState,
     SessionState,
     ToolHandler,
     TurnDriver,
     check_attachment_ids,
     check_hosted_uploads,
+    check_max_tool_rounds,
     newest_user_message_id,
     parse_attachment,
     parse_thread,
@@ -29,7 +31,7 @@ from ._chat_core import (
     upload_spec,
     upload_target,
 )
-from ._exceptions import APIConnectionError, AuthenticationError
+from ._exceptions import APIConnectionError, AuthenticationError, BodyFailedAfterStatusError
 from ._export import EXPORT_PAGE_SIZE, export_ids, thread_record
 from ._files import FileInput, PreparedFile, ProgressCallback, prepare_file
 from ._pagination import SyncPage, parse_page
@@ -92,33 +94,16 @@ class ChatStream:
 
     def __init__(self, chat: Chat, first_request: Callable[[], dict[str, Any]], *, keep_events: bool = False) -> None:
         self._chat = chat
-        self._driver = TurnDriver(chat._state, keep_events=keep_events, max_event_size=chat._client.max_event_size)
-        self._events = self._run(first_request)
+        self._driver = TurnDriver(
+            chat._state,
+            keep_events=keep_events,
+            max_event_size=chat._client.max_event_size,
+            max_tool_rounds=chat._max_tool_rounds,
+        )
+        # A function, not a method: a generator holding its stream would make a cycle only gc can free.
+        self._events = _run_turn(chat, self._driver, first_request)
         self._allow_cancel: bool | None = None
         self._done = False
-
-    def _run(self, first_request: Callable[[], dict[str, Any]]) -> Generator[ThreadStreamEvent]:
-        request: dict[str, Any] | None = first_request()
-        driver = self._driver
-        while request is not None:
-            with ExitStack() as stack:
-                body = self._chat._open_stream(stack, request)
-                driver.begin_round(body.content_type)
-                try:
-                    for chunk in body:
-                        yield from driver.feed(chunk)
-                except APIConnectionError as err:
-                    raise driver.interrupted(err) from err
-                yield from driver.end_round()
-            found = driver.next_tool_round()
-            if found is None:
-                return
-            call, handler = found
-            try:
-                output = tool_output(call, handler(dict(call.arguments)))
-            except Exception as err:
-                output = tool_output(call, error=err)
-            request = driver.tool_output_request(call, output)
 
     def __iter__(self) -> Iterator[ThreadStreamEvent]:
         return self
@@ -188,6 +173,34 @@ class ChatStream:
         self.close()
 
 
+def _run_turn(
+    chat: Chat, driver: TurnDriver, first_request: Callable[[], dict[str, Any]]
+) -> Generator[ThreadStreamEvent]:
+    request: dict[str, Any] | None = first_request()
+    while request is not None:
+        with ExitStack() as stack:
+            try:
+                body = chat._open_stream(stack, request)
+            except BodyFailedAfterStatusError as err:
+                raise driver.failed_before_body(err) from err
+            driver.begin_round(body.content_type, body.headers)
+            try:
+                for chunk in body:
+                    yield from driver.feed(chunk)
+            except APIConnectionError as err:
+                raise driver.interrupted(err) from err
+            yield from driver.end_round()
+        found = driver.next_tool_round()
+        if found is None:
+            return
+        call, handler = found
+        try:
+            output = tool_output(call, handler(dict(call.arguments)))
+        except Exception as err:
+            output = tool_output(call, error=err)
+        request = driver.tool_output_request(call, output)
+
+
 class Chat:
     """One conversation with a ChatKit backend: hosted (a session it renews itself) or self-hosted.
 
@@ -208,12 +221,14 @@ class Chat:
         session: SessionState | None = None,
         thread_id: str | None = None,
         client_tools: Mapping[str, ToolHandler] | None = None,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
     ) -> None:
         self._client = client
         self._session = session
         # Held while creating a session, so that concurrent threads create exactly one.
         self._session_lock = threading.Lock()
         self._state = ChatState(thread_id=thread_id)
+        self._max_tool_rounds = check_max_tool_rounds(max_tool_rounds)
         for name, handler in (client_tools or {}).items():
             self._state.register_tool(name, handler)
 
@@ -230,8 +245,7 @@ class Chat:
 
     def new_thread(self) -> None:
         """Start a new thread with the next message."""
-        self._state.thread_id = None
-        self._state.last_user_item_id = None
+        self._state.reset()
 
     def client_tool(self, name: str) -> Callable[[ToolHandler], ToolHandler]:
         """Register a client tool handler by decorator.
@@ -359,8 +373,13 @@ class Chat:
             return stream.get_final_reply()
 
     def stream_tool_output(self, result: object) -> ChatStream:
-        """Like `add_tool_output`, streamed."""
+        """Like `add_tool_output`, streamed.
+
+        Raises `InvalidInputError` before sending when this Chat saw the thread's last turn end without a
+        pending client tool call.
+        """
         request = tool_output_request(require_thread(self._state.thread_id, "add_tool_output"), result)
+        self._state.check_tool_output()
         return ChatStream(self, lambda: request)
 
     def _turn(self, request: dict[str, Any]) -> Reply:
@@ -378,6 +397,9 @@ class Chat:
         >>> item = reply.pending_structured_input  # doctest: +SKIP
         >>> chat.add_structured_input(item.id, {item.inputs[0].id: "red"}).text  # doctest: +SKIP
         'You answered: red'
+
+        Raises `InvalidInputError` before sending when this Chat saw `item_id` and it is not a pending
+        structured input.
         """
         with self.stream_structured_input(item_id, answers, skipped=skipped) as stream:
             return stream.get_final_reply()
@@ -388,6 +410,7 @@ class Chat:
         """Like `add_structured_input`, streamed."""
         thread_id = require_thread(self._state.thread_id, "add_structured_input")
         request = structured_input_request(thread_id, item_id, answers, skipped=skipped)
+        self._state.check_structured_input(item_id)
         return ChatStream(self, lambda: request)
 
     def sync_custom_action(self, action: Mapping[str, Any], *, item_id: str | None = None) -> ThreadItem | None:
@@ -421,7 +444,9 @@ class Chat:
     def get_thread(self, thread_id: str | None = None) -> Thread:
         """A thread's metadata (title, status), with its first items when the server includes them."""
         thread = require_thread(thread_id or self._state.thread_id, "get_thread")
-        return parse_thread(self._call(envelope("threads.get_by_id", {"thread_id": thread})))
+        found = parse_thread(self._call(envelope("threads.get_by_id", {"thread_id": thread})))
+        self._state.remember_thread(found)
+        return found
 
     def items(
         self, thread_id: str | None = None, *, limit: int | None = None, order: str = "asc"
@@ -447,7 +472,9 @@ class Chat:
     def rename(self, title: str, *, thread_id: str | None = None) -> Thread:
         """Set a thread's title."""
         thread = require_thread(thread_id or self._state.thread_id, "rename")
-        return parse_thread(self._call(rename_request(thread, title)))
+        renamed = parse_thread(self._call(rename_request(thread, title)))
+        self._state.remember_thread(renamed)
+        return renamed
 
     def delete_thread(self, thread_id: str | None = None) -> None:
         """Delete a thread (default: this Chat's, which then starts a new one with the next message)."""
@@ -521,22 +548,36 @@ class Chat:
         state = self._session
         assert state is not None
         if state.needs_session():
+            ticket = state.ticket()
             with self._session_lock:
                 if state.needs_session():
-                    assert state.params is not None
-                    state.install(self._client.sessions.create(**state.params))
+                    self._create_session(ticket)
         return state.session
 
     def _renew_after_401(self, used_secret: str) -> bool:
         state = self._session
         if state is None or not state.can_renew:
             return False
+        ticket = state.ticket()
         with self._session_lock:
             # Another thread may have renewed already; the secret that failed tells us.
             if state.is_current(used_secret):
-                assert state.params is not None
-                state.install(self._client.sessions.create(**state.params))
+                self._create_session(ticket)
         return True
+
+    def _create_session(self, ticket: int) -> None:
+        """With the session lock held: share the outcome of an attempt that ran while we waited, else try."""
+        state = self._session
+        assert state is not None and state.params is not None
+        failure = state.shared_failure(ticket)
+        if failure is not None:
+            raise failure
+        try:
+            session, date = self._client.sessions._create_dated(**state.params)
+        except Exception as err:
+            state.attempt_failed(err)
+            raise
+        state.install(session, date_header=date)
 
     def _authenticated(self, send: Callable[[str | None], T]) -> T:
         """Run `send` with the current client secret (None when self-hosted); after a 401 on a session

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeAlias, TypeVar
@@ -20,10 +22,14 @@ from pydantic import ValidationError
 from ._constants import LOGGER_NAME
 from ._exceptions import (
     APIResponseValidationError,
+    APITimeoutError,
+    BodyFailedAfterStatusError,
     InvalidInputError,
     StreamDecodeError,
+    StreamEndedEarlyError,
     StreamError,
     StreamInterruptedError,
+    ToolRoundsExceededError,
 )
 from ._files import FileInput, PreparedFile, prepare_file
 from ._protocol import check_json_serialisable, tool_output_request
@@ -45,6 +51,7 @@ from .types import (
 from .types._base import describe_validation_error
 
 __all__ = [
+    "DEFAULT_MAX_TOOL_ROUNDS",
     "ChatState",
     "EventDecoder",
     "SessionState",
@@ -52,6 +59,7 @@ __all__ = [
     "TurnDriver",
     "check_attachment_ids",
     "check_hosted_uploads",
+    "check_max_tool_rounds",
     "check_stream_content_type",
     "newest_user_message_id",
     "parse_attachment",
@@ -72,6 +80,19 @@ ToolHandler: TypeAlias = Callable[[dict[str, Any]], Any]
 
 # A renewal happens when less than this much of the session remains (or a tenth of its lifetime, if shorter).
 RENEW_MARGIN_SECONDS = 30.0
+# The hosted API's session lifetime when `expires_after` is not given (ten minutes).
+DEFAULT_SESSION_LIFETIME = 600.0
+# A `Date` header has whole seconds and servers drift a little: smaller differences are not skew.
+_SKEW_NOISE_SECONDS = 5.0
+
+DEFAULT_MAX_TOOL_ROUNDS = 25
+"""Client tool calls answered automatically in one turn before `ToolRoundsExceededError`."""
+
+
+def check_max_tool_rounds(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError("max_tool_rounds", f"must be a whole number of rounds, 0 or more; got {value!r}")
+    return value
 
 
 class SessionState:
@@ -79,6 +100,18 @@ class SessionState:
 
     With `params` the Chat creates sessions itself and renews them; with only a client secret the
     secret is used as given (nothing to renew it with).
+
+    Expiry is judged on the server's clock: at `install` the offset between the server's clock and
+    ours is learned from the answer's `Date` header (or, without one, from a session that our clock
+    says expired before it was made), so a local clock that is minutes off does not renew every turn.
+
+    Creation is single-flight: callers that waited for the session lock while an attempt ran share that
+    attempt's outcome (`shared_failure`) instead of each running a full retry cycle of their own.
+
+    ```python
+    state = SessionState(params={"user": "u", "workflow": "wf"}, clock=lambda: 1_000.0)
+    assert state.needs_session()
+    ```
     """
 
     def __init__(
@@ -95,6 +128,11 @@ class SessionState:
         self.clock = clock
         self.obtained_at = clock()
         self.renewals = 0
+        # The server's clock minus ours, learned when a session is installed.
+        self.clock_offset = 0.0
+        # Single flight: attempts finished so far, and the failure of the last one if it failed.
+        self.attempts = 0
+        self.failure: Exception | None = None
 
     @property
     def can_renew(self) -> bool:
@@ -112,32 +150,122 @@ class SessionState:
             return False
         if self.session is None:
             return True
-        now = self.clock()
+        now = self.clock() + self.clock_offset
         remaining = self.session.expires_at - now
-        lifetime = max(self.session.expires_at - self.obtained_at, 0.0)
+        lifetime = max(self.session.expires_at - (self.obtained_at + self.clock_offset), 0.0)
         return remaining < min(RENEW_MARGIN_SECONDS, lifetime / 10.0)
 
-    def install(self, session: ChatSession) -> None:
+    def ticket(self) -> int:
+        """Taken before waiting for the session lock; `shared_failure` compares against it."""
+        return self.attempts
+
+    def shared_failure(self, ticket: int) -> Exception | None:
+        """The failure of an attempt that finished while the caller waited (to raise instead of retrying).
+
+        Like a future's result, the same exception object goes to every caller that shared the attempt.
+        """
+        return self.failure if self.attempts > ticket else None
+
+    def attempt_failed(self, err: Exception) -> None:
+        self.attempts += 1
+        self.failure = err
+
+    def install(self, session: ChatSession, *, date_header: str | None = None) -> None:
+        """Use `session` from now on; `date_header` is the `Date` of the answer that created it."""
         if self.session is not None:
             self.renewals += 1
+        self.attempts += 1
+        self.failure = None
         self.session = session
         self.obtained_at = self.clock()
+        self.clock_offset = self._learn_offset(session, date_header)
+
+    def _learn_offset(self, session: ChatSession, date_header: str | None) -> float:
+        server_now = _parse_http_date(date_header)
+        if session.expires_at <= (server_now if server_now is not None else self.obtained_at):
+            # Expired the moment it was made by the clock we had: that clock is wrong (ours is ahead, or the
+            # Date came from a proxy). The session's own times tell: assume the lifetime asked for.
+            server_now = session.expires_at - self._requested_lifetime()
+        if server_now is None:
+            return 0.0
+        offset = server_now - self.obtained_at
+        return offset if abs(offset) > _SKEW_NOISE_SECONDS else 0.0
+
+    def _requested_lifetime(self) -> float:
+        expires_after = (self.params or {}).get("expires_after")
+        seconds = expires_after.get("seconds") if isinstance(expires_after, Mapping) else None
+        return float(seconds) if isinstance(seconds, int | float) and seconds > 0 else DEFAULT_SESSION_LIFETIME
 
     def is_current(self, secret: str) -> bool:
         """Whether `secret` is still the one in use (so a 401 on it calls for a renewal)."""
         return self.session is not None and self.session.client_secret == secret
 
 
+def _parse_http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
 ToolRound: TypeAlias = tuple[ClientToolCallItem, ToolHandler]
+
+# How many item ids a Chat remembers (to refuse a structured-input answer for an item it knows is not one).
+_ITEMS_REMEMBERED = 1024
+_PENDING = "pending"
 
 
 @dataclass
 class ChatState:
-    """The conversation a Chat continues: thread, last user message, client tools."""
+    """The conversation a Chat continues: thread, last user message, client tools, and what the last
+    turn left pending (to refuse locally what the Chat knows the server would refuse)."""
 
     thread_id: str | None = None
     last_user_item_id: str | None = None
     tools: dict[str, ToolHandler] = field(default_factory=dict)
+    thread: Thread | None = None
+    """The thread's metadata as last seen (title, status); see `known_thread`."""
+    knows_last_turn: bool = False
+    """Whether this Chat saw the thread's last turn end, so that `pending_call` is the server's truth."""
+    pending_call: ClientToolCallItem | None = None
+    # item id -> "pending" (a structured input waiting for answers) or a description of what it is.
+    items_seen: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+    def reset(self, thread_id: str | None = None) -> None:
+        """Forget the thread: the next message starts `thread_id` (None: a new thread)."""
+        self.thread_id = thread_id
+        self.last_user_item_id = None
+        self.thread = None
+        self.knows_last_turn = False
+        self.pending_call = None
+        self.items_seen.clear()
+
+    def known_thread(self) -> Thread | None:
+        """The metadata of this Chat's current thread, if it has seen it."""
+        thread = self.thread
+        return thread if thread is not None and thread.id == self.thread_id else None
+
+    def remember_thread(self, thread: Thread) -> None:
+        """Metadata learned outside a turn (get_thread, rename) of this Chat's thread."""
+        if thread.id == self.thread_id:
+            self.thread = thread
+
+    def check_tool_output(self) -> None:
+        """Refuse a tool output when this Chat saw the last turn end without a pending client tool call."""
+        if self.knows_last_turn and self.pending_call is None:
+            raise InvalidInputError(
+                "result",
+                f"no client tool call is waiting for an output in thread {self.thread_id}: the last turn "
+                "ended without one (reply.pending_client_tool_call was None)",
+            )
+
+    def check_structured_input(self, item_id: str) -> None:
+        """Refuse answers for an item this Chat saw and knows is not a pending structured input."""
+        seen = self.items_seen.get(item_id)
+        if seen is not None and seen != _PENDING:
+            raise InvalidInputError("item_id", f"{item_id!r} is not a pending structured input: it is {seen}")
 
     def register_tool(self, name: str, handler: ToolHandler) -> None:
         if not isinstance(name, str) or not name:
@@ -146,12 +274,33 @@ class ChatState:
             raise InvalidInputError(f"client_tools[{name!r}]", "must be a callable taking the arguments dict")
         self.tools[name] = handler
 
-    def observe(self, reply: Reply) -> None:
-        """Take the thread id and the user message from a turn, finished or not."""
+    def observe(self, reply: Reply, *, complete: bool = True) -> None:
+        """Take the thread, the user message and what is pending from a turn; `complete=False` for a
+        turn that broke (the server's state is then unknown)."""
         if reply.thread_id:
+            if reply.thread_id != self.thread_id:
+                self.items_seen.clear()
             self.thread_id = reply.thread_id
+        if reply.thread is not None and reply.thread.id == self.thread_id:
+            self.thread = reply.thread
         if reply.user_message is not None:
             self.last_user_item_id = reply.user_message.id
+        self.knows_last_turn = complete
+        self.pending_call = reply.pending_client_tool_call if complete else None
+        for item in reply.items:
+            self._remember_item(item)
+
+    def _remember_item(self, item: ThreadItem) -> None:
+        if item.type == "structured_input":
+            status = getattr(item, "status", None) or (item.model_extra or {}).get("status") or _PENDING
+            what = _PENDING if status == _PENDING else f"a structured input already {status}"
+        else:
+            what = f"a {item.type} item"
+        seen = self.items_seen
+        seen[item.id] = what
+        seen.move_to_end(item.id)
+        if len(seen) > _ITEMS_REMEMBERED:
+            seen.popitem(last=False)
 
     def next_tool_round(self, reply: Reply, answered: set[str]) -> ToolRound | None:
         """The pending client tool call this Chat can answer now, if the turn ended on one."""
@@ -186,22 +335,27 @@ class EventDecoder:
         self.builder = builder
         self._sse = SSEDecoder(max_event_size=max_event_size)
         self.error: ErrorEvent | None = None
+        self.events = 0
+        self.bytes = 0
 
     def _apply(self, payloads: list[str]) -> list[ThreadStreamEvent]:
         events: list[ThreadStreamEvent] = []
         for data in payloads:
             try:
                 event = parse_event(data)
+                # The builder refuses, with the same error, an event that would break one of its limits.
+                self.builder.apply(event)
             except StreamDecodeError as err:
                 err.reply = self.builder.reply()
                 raise
-            self.builder.apply(event)
+            self.events += 1
             if isinstance(event, ErrorEvent) and self.error is None:
                 self.error = event
             events.append(event)
         return events
 
     def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:
+        self.bytes += len(chunk)
         try:
             payloads = self._sse.feed(chunk)
         except StreamDecodeError as err:
@@ -303,7 +457,17 @@ def newest_user_message_id(items_newest_first: Sequence[object]) -> str | None:
     return None
 
 
-_PartialError = TypeVar("_PartialError", StreamInterruptedError, StreamDecodeError)
+def _kept(reply: Reply) -> str:
+    return f" The {len(reply.items)} items received are in .reply." if reply.items else ""
+
+
+_PartialError = TypeVar(
+    "_PartialError", StreamInterruptedError, StreamEndedEarlyError, StreamDecodeError, ToolRoundsExceededError
+)
+
+# Content codings httpx2 always decodes; others (br, zstd) only with an optional package, else they pass raw.
+_ALWAYS_DECODED = frozenset({"", "identity", "gzip", "deflate"})
+_NOT_RESENT = "The server took the request, so it was not sent again; its log has the cause."
 
 
 class TurnDriver:
@@ -311,21 +475,36 @@ class TurnDriver:
 
     The shells open each request, feed the body's chunks here, run tool handlers (sync or async) and
     send what this asks for next; events, Reply assembly, error events and thread bookkeeping live here.
+
+    A 2xx stream that ends without a single event, or that the server closes before its end, raises
+    `StreamEndedEarlyError` (one mechanism for an empty body, undecodable bytes and a server that fails
+    after its 200 status). More than `max_tool_rounds` client tool calls in one turn raise
+    `ToolRoundsExceededError`.
     """
 
     def __init__(
-        self, state: ChatState, *, keep_events: bool = False, max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE
+        self,
+        state: ChatState,
+        *,
+        keep_events: bool = False,
+        max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
     ) -> None:
         self.state = state
-        self.builder = ReplyBuilder(keep_events=keep_events)
+        self.builder = ReplyBuilder(keep_events=keep_events, thread=state.known_thread(), thread_id=state.thread_id)
         self.answered: set[str] = set()
         self.max_event_size = max_event_size
+        self.max_tool_rounds = max_tool_rounds
         self.decoder = EventDecoder(self.builder, max_event_size=max_event_size)
         self.failure: BaseException | None = None
+        self.events_received = 0
+        self._encoding = ""
 
-    def begin_round(self, content_type: str) -> None:
+    def begin_round(self, content_type: str, headers: Mapping[str, str] | None = None) -> None:
         check_stream_content_type(content_type)
+        self.events_received += self.decoder.events
         self.decoder = EventDecoder(self.builder, max_event_size=self.max_event_size)
+        self._encoding = (headers or {}).get("content-encoding", "").strip().lower()
 
     def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:
         try:
@@ -335,21 +514,61 @@ class TurnDriver:
 
     def end_round(self) -> list[ThreadStreamEvent]:
         try:
-            return self.decoder.finish()
+            events = self.decoder.finish()
         except StreamDecodeError as err:
             raise self._fail(err) from None
+        if self.decoder.events == 0:
+            raise self._fail(StreamEndedEarlyError(self._no_event_message(), reply=self.reply()))
+        return events
+
+    def _no_event_message(self) -> str:
+        size = self.decoder.bytes
+        body = "the body was empty" if size == 0 else f"its {size:,} bytes held no event"
+        if self._encoding not in _ALWAYS_DECODED:
+            body += (
+                f"; it was labelled Content-Encoding: {self._encoding}, which this client cannot decode "
+                "(br needs the brotli package, zstd the zstandard package)"
+            )
+        return (
+            f"the server accepted the request but its stream ended without any event ({body}): "
+            f"no answer arrived. {_NOT_RESENT}"
+        )
 
     def interrupted(self, err: BaseException) -> StreamInterruptedError:
+        """The body broke mid-stream: a timeout is ours; anything else means the server closed the stream."""
         reply = self.reply()
+        if isinstance(err, APITimeoutError):
+            return self._fail(
+                StreamInterruptedError(
+                    f"the stream stopped mid-answer ({err}); the {len(reply.items)} items received so far "
+                    "are in .reply",
+                    reply=reply,
+                )
+            )
+        count = self.events_received + self.decoder.events
+        return self._ended_early(err, count, reply)
+
+    def failed_before_body(self, err: BodyFailedAfterStatusError) -> StreamEndedEarlyError:
+        """The server answered 2xx and the body failed before its first byte."""
+        return self._ended_early(err, self.events_received, self.reply(), status=err.status_code)
+
+    def _ended_early(
+        self, err: BaseException, count: int, reply: Reply, *, status: int | None = None
+    ) -> StreamEndedEarlyError:
+        accepted = f"the server accepted the request ({status})" if status else "the server accepted the request"
+        when = "before any event" if count == 0 else f"after {count} events, before the answer ended"
+        detail = getattr(err, "message", None) or str(err) or type(err).__name__
         return self._fail(
-            StreamInterruptedError(
-                f"the connection broke mid-stream ({err}); the {len(reply.items)} items received so far are in .reply",
+            StreamEndedEarlyError(
+                f"{accepted} but its stream broke off {when} ({detail}). A server that fails after sending "
+                f"its 200 status closes the stream like this. {_NOT_RESENT}{_kept(reply)}",
+                events_received=count,
                 reply=reply,
             )
         )
 
     def _fail(self, err: _PartialError) -> _PartialError:
-        self.state.observe(err.reply or self.reply())
+        self.state.observe(err.reply or self.reply(), complete=False)
         self.failure = err
         return err
 
@@ -362,6 +581,17 @@ class TurnDriver:
             raise self.failure
         found = self.state.next_tool_round(reply, self.answered)
         if found is not None:
+            if len(self.answered) >= self.max_tool_rounds:
+                # The turn itself ended well (observed above): the call stays pending for add_tool_output.
+                self.failure = ToolRoundsExceededError(
+                    f"the server asked for a client tool call more than {self.max_tool_rounds} times in one "
+                    f"turn (max_tool_rounds); the last one ({found[0].name!r}) was not answered and stays "
+                    "pending. Raise max_tool_rounds on client.chat(...) if the workflow needs more rounds; "
+                    "the turn so far is in .reply",
+                    max_tool_rounds=self.max_tool_rounds,
+                    reply=reply,
+                )
+                raise self.failure
             self.answered.add(found[0].call_id)
         return found
 

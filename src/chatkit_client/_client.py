@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._async_chat import AsyncChat
 from ._chat import Chat
-from ._chat_core import SessionState, ToolHandler
+from ._chat_core import DEFAULT_MAX_TOOL_ROUNDS, SessionState, ToolHandler
 from ._client_checks import check_header_value, check_headers, check_timeout, check_url
 from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_RETRIES
 from ._exceptions import ConfigurationError, InvalidInputError
@@ -576,9 +576,11 @@ class ChatKit(_BaseChatKit):
         rate_limits: RateLimitsParam | None = None,
         thread_id: str | None = None,
         client_tools: Mapping[str, ToolHandler] | None = None,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
     ) -> Chat:
         """A conversation. Hosted: `user=` and `workflow=` (sessions created and renewed for you) or
         `client_secret=`; self-hosted: no arguments. `thread_id=` continues an existing thread.
+        `max_tool_rounds` caps the client tool calls answered in one turn (`ToolRoundsExceededError` past it).
 
         >>> chat = client.chat(user="user_123", workflow="wf_abc")
         >>> chat.send("Hello!").text
@@ -594,7 +596,9 @@ class ChatKit(_BaseChatKit):
             expires_after=expires_after,
             rate_limits=rate_limits,
         )
-        return Chat(self, session=session, thread_id=thread_id, client_tools=client_tools)
+        return Chat(
+            self, session=session, thread_id=thread_id, client_tools=client_tools, max_tool_rounds=max_tool_rounds
+        )
 
     def send_message(
         self, *, text: str, files: Sequence[FileInput] | None = None, client_secret: str | None = None
@@ -784,9 +788,11 @@ class AsyncChatKit(_BaseChatKit):
         rate_limits: RateLimitsParam | None = None,
         thread_id: str | None = None,
         client_tools: Mapping[str, ToolHandler] | None = None,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
     ) -> AsyncChat:
         """A conversation. Hosted: `user=` and `workflow=` (sessions created and renewed for you) or
         `client_secret=`; self-hosted: no arguments. `thread_id=` continues an existing thread.
+        `max_tool_rounds` caps the client tool calls answered in one turn (`ToolRoundsExceededError` past it).
 
         >>> chat = client.chat(user="user_123", workflow="wf_abc")  # doctest: +SKIP
         >>> (await chat.send("Hello!")).text  # doctest: +SKIP
@@ -800,7 +806,9 @@ class AsyncChatKit(_BaseChatKit):
             expires_after=expires_after,
             rate_limits=rate_limits,
         )
-        return AsyncChat(self, session=session, thread_id=thread_id, client_tools=client_tools)
+        return AsyncChat(
+            self, session=session, thread_id=thread_id, client_tools=client_tools, max_tool_rounds=max_tool_rounds
+        )
 
     async def send_message(
         self, *, text: str, files: Sequence[FileInput] | None = None, client_secret: str | None = None

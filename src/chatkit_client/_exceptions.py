@@ -18,13 +18,16 @@ ChatKitError
 │   │   └── APITimeoutError      a connect, read, write or pool timeout
 │   └── APIResponseValidationError   a 2xx answer whose body is not what the API documents
 │       └── ResponseTooLargeError    an answer larger than the client's max_response_size
-├── StreamError                  an `error` event arrived in a conversation stream (code, allow_retry, reply)
-├── StreamInterruptedError       the connection broke mid-stream; `reply` keeps what arrived
-├── StreamDecodeError            an event could not be decoded; `reply` keeps what arrived before it
+├── StreamError                  an `error` event arrived in a conversation stream (message, code, allow_retry, reply)
+├── StreamInterruptedError       the stream stopped before the turn finished; `reply` keeps what arrived
+│   └── StreamEndedEarlyError    the server took the request (2xx), then closed or emptied its stream: never resent
+├── StreamDecodeError            an event could not be decoded or broke a limit; `reply` keeps what arrived before it
+├── ToolRoundsExceededError      client tool calls went on past `max_tool_rounds`; `reply` keeps the turn
 ├── ConfigurationError           the client is not set up for the call (no API key, wrong mode)
 └── InvalidInputError            also a ValueError: input rejected before anything was sent
 ```
 
+Every one has `.message`, the human-readable text (for `StreamError`, the server's own message).
 No message built here ever contains an API key or a client secret.
 """
 
@@ -55,14 +58,32 @@ __all__ = [
     "RateLimitError",
     "ResponseTooLargeError",
     "StreamDecodeError",
+    "StreamEndedEarlyError",
     "StreamError",
     "StreamInterruptedError",
+    "ToolRoundsExceededError",
     "UnprocessableEntityError",
 ]
 
 
 class ChatKitError(Exception):
-    """Base class of every exception raised by chatkit-client."""
+    """Base class of every exception raised by chatkit-client.
+
+    `message` is the human-readable text, as in openai-python's `APIError.message`.
+
+    ```python
+    try:
+        chat.send("hi")
+    except ChatKitError as err:
+        print(err.message)
+    ```
+    """
+
+    message: str
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        super().__init__(message, *args)
+        self.message = message
 
 
 class ConfigurationError(ChatKitError):
@@ -187,6 +208,27 @@ class APIConnectionError(APIError):
         super().__init__(message, method=method, url=url)
 
 
+class BodyFailedAfterStatusError(APIConnectionError):
+    """Internal: a 2xx streaming answer whose body failed before its first byte (the transport raises it).
+
+    The conversation shells turn it into `StreamEndedEarlyError` with the partial reply; `status_code`
+    and `headers` are the answer's.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: dict[str, str] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.status_code = status_code
+        self.headers = headers or {}
+
+
 class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout expired."""
 
@@ -234,14 +276,58 @@ class StreamError(_PartialReplyError):
         allow_retry: bool = False,
         reply: Reply | None = None,
     ) -> None:
-        super().__init__(f"{code or 'error'}: {message or 'the server reported an error in the stream'}", reply=reply)
+        text = message or "the server reported an error in the stream"
+        super().__init__(text, reply=reply)
+        # Like openai-python's APIError.message: the server's own words, without our prefix.
+        self.message = text
         self.code = code
-        self.error_message = message
         self.allow_retry = allow_retry
+        self._sent = message
+
+    @property
+    def error_message(self) -> str | None:
+        """The server's message as sent (None when it sent none); `message` is the usual name."""
+        return self._sent
+
+    def __str__(self) -> str:
+        return f"{self.code or 'error'}: {self.message}"
 
 
 class StreamInterruptedError(_PartialReplyError):
-    """The connection broke before the server finished the stream; `reply` keeps what arrived."""
+    """The stream stopped before the turn finished (a timeout, a broken connection); `reply` keeps what arrived."""
+
+
+class StreamEndedEarlyError(StreamInterruptedError):
+    """The server accepted the request (a 2xx status) but its stream ended before the answer did.
+
+    Raised when the stream closed without a proper end, or ended without a single event (an empty
+    body, bytes that are not events, an encoding this client cannot decode). A server that fails after
+    sending its 200 status does this (openai-chatkit behind `StreamingResponse`, for an unknown thread
+    id, a tool output with no pending call, ...): its log has the cause. The server took the request,
+    so it was not sent again. `events_received` counts the events that did arrive (in `reply`).
+
+    ```python
+    try:
+        chat.send("hi")
+    except StreamEndedEarlyError as err:
+        print(err.message, err.events_received, err.reply.text if err.reply else "")
+    ```
+    """
+
+    def __init__(self, message: str, *, events_received: int = 0, reply: Reply | None = None) -> None:
+        super().__init__(message, reply=reply)
+        self.events_received = events_received
+
+
+class ToolRoundsExceededError(_PartialReplyError):
+    """The server kept asking for client tool calls past `max_tool_rounds`; `reply` keeps the whole turn.
+
+    Raise the cap with `client.chat(max_tool_rounds=...)` if your workflow really needs more rounds.
+    """
+
+    def __init__(self, message: str, *, max_tool_rounds: int, reply: Reply | None = None) -> None:
+        super().__init__(message, reply=reply)
+        self.max_tool_rounds = max_tool_rounds
 
 
 class StreamDecodeError(_PartialReplyError):

@@ -5,10 +5,12 @@ The builder is pure bookkeeping (no I/O), so the sync and async stream drivers s
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from ._exceptions import StreamDecodeError
 from .types import (
     Annotation,
     AssistantMessageContent,
@@ -25,6 +27,7 @@ from .types import (
     NoticeEvent,
     ProgressUpdateEvent,
     StructuredInputItem,
+    Task,
     Thread,
     ThreadCreatedEvent,
     ThreadItem,
@@ -44,10 +47,34 @@ from .types import (
     WorkflowTaskUpdated,
 )
 
-__all__ = ["Reply", "ReplyBuilder"]
+__all__ = [
+    "MAX_ANNOTATIONS",
+    "MAX_CONTENT_PARTS",
+    "MAX_ITEMS",
+    "MAX_WORKFLOW_TASKS",
+    "NOTICE_HISTORY",
+    "PROGRESS_HISTORY",
+    "Reply",
+    "ReplyBuilder",
+]
 
-# A content or task index this far past the end is a server bug; padding up to it could exhaust memory.
-_MAX_INDEX_GAP = 1000
+# What one turn may make the client allocate. A real answer stays far below each; a server past one is
+# broken or hostile, and the turn fails with a StreamDecodeError naming the limit (the reply so far kept).
+MAX_ITEMS = 10_000
+"""Items in one turn (an update for an unknown id creates a placeholder item, so it counts too)."""
+MAX_CONTENT_PARTS = 10_000
+"""Assistant content parts in one turn, over all messages. Indexes are stored sparsely: a jump costs one part."""
+MAX_ANNOTATIONS = 10_000
+"""Annotations in one turn, over all parts."""
+MAX_WORKFLOW_TASKS = 10_000
+"""Workflow tasks in one turn, over all workflow items."""
+# Floods of status events are trimmed instead: a user needs the latest, not two million of them.
+PROGRESS_HISTORY = 100
+"""`Reply.progress` keeps the latest this many `progress_update` events."""
+NOTICE_HISTORY = 1_000
+"""`Reply.notices`, `Reply.effects` and `Reply.errors` keep at most this many each (notices and effects the
+latest, errors the first: the first error is the one that ended the turn)."""
+
 _PENDING_STATUSES = frozenset({"pending", "in_progress"})
 _EXCERPT = 60
 
@@ -66,7 +93,9 @@ class Reply:
 
     thread_id: str | None
     thread: Thread | None
-    """The latest thread metadata seen (`thread.created` / `thread.updated`); has the title once set."""
+    """The thread as the Chat knows it after this turn (title and status included), on every turn: the
+    latest `thread.created` / `thread.updated` of this turn, else what earlier turns taught the Chat. None
+    only while the Chat has never seen the thread's metadata (given a `thread_id`, nothing streamed yet)."""
     items: list[ThreadItem]
     """The turn's items in order of first appearance, each in its final (or latest) state."""
     user_message: UserMessageItem | None
@@ -75,9 +104,14 @@ class Reply:
     widgets: list[WidgetItem]
     workflows: list[WorkflowItem]
     notices: list[NoticeEvent]
+    """The turn's `notice` events (the latest 1,000 at most)."""
     progress: list[ProgressUpdateEvent]
+    """The latest `progress_update` events, oldest first, at most `PROGRESS_HISTORY` (100); `progress[-1]` is
+    the current one. Older ones are dropped so that a flood of updates cannot exhaust memory."""
     errors: list[ErrorEvent]
+    """The turn's `error` events (the first 1,000 at most)."""
     effects: list[ClientEffectEvent]
+    """The turn's `client_effect` events (the latest 1,000 at most)."""
     events: list[ThreadStreamEvent] | None = None
     """Every event applied, in order, when the builder was asked to keep them."""
 
@@ -144,25 +178,43 @@ class _Part:
 
 
 class _Entry:
-    __slots__ = ("item", "parts", "snapshot")
+    """One item of the turn. Assistant parts (by content index, sparse) and workflow tasks are kept
+    outside the model and changed in place, so that an update costs O(1); the model is rebuilt only when
+    someone reads the item (`rebuilds` counts it)."""
+
+    __slots__ = ("item", "parts", "rebuilds", "snapshot", "tasks")
 
     def __init__(self, item: ThreadItem) -> None:
         self.item: ThreadItem = item
-        self.parts: list[_Part] | None = None
+        self.parts: dict[int, _Part] | None = None
+        self.tasks: list[Task] | None = None
         self.snapshot: ThreadItem | None = None
+        self.rebuilds = 0
         self.set(item)
 
     def set(self, item: ThreadItem) -> None:
         self.item = item
-        self.parts = [_Part(content) for content in item.content] if isinstance(item, AssistantMessageItem) else None
+        self.parts = (
+            {index: _Part(content) for index, content in enumerate(item.content)}
+            if isinstance(item, AssistantMessageItem)
+            else None
+        )
+        self.tasks = list(item.workflow.tasks) if isinstance(item, WorkflowItem) else None
         self.snapshot = None
 
     def current(self) -> ThreadItem:
         if self.snapshot is None:
+            item = self.item
             if self.parts is not None:
-                self.snapshot = self.item.model_copy(update={"content": [part.snapshot() for part in self.parts]})
-            else:
-                self.snapshot = self.item
+                parts = self.parts
+                content = [parts[index].snapshot() for index in sorted(parts)]
+                item = item.model_copy(update={"content": content})
+                self.rebuilds += 1
+            elif self.tasks is not None and isinstance(item, WorkflowItem):
+                workflow = item.workflow.model_copy(update={"tasks": list(self.tasks)})
+                item = item.model_copy(update={"workflow": workflow})
+                self.rebuilds += 1
+            self.snapshot = item
         return self.snapshot
 
 
@@ -176,7 +228,11 @@ class ReplyBuilder:
     `created_at` is None) so that no text is lost.
 
     `reply()` may be called at any time for a partial reply, and applying more events afterwards
-    continues the same turn: several streams (client tool rounds) can feed one builder.
+    continues the same turn: several streams (client tool rounds) can feed one builder. Each update costs
+    O(1), whatever the size of the turn. What a turn may allocate is bounded (`MAX_ITEMS`,
+    `MAX_CONTENT_PARTS`, `MAX_ANNOTATIONS`, `MAX_WORKFLOW_TASKS`): past a bound `apply` raises
+    `StreamDecodeError`. `thread` (or just `thread_id`) is the thread as known before the turn (a Chat
+    passes what it learned).
 
     ```python
     builder = ReplyBuilder()
@@ -186,16 +242,21 @@ class ReplyBuilder:
     ```
     """
 
-    def __init__(self, *, keep_events: bool = False) -> None:
+    def __init__(
+        self, *, keep_events: bool = False, thread: Thread | None = None, thread_id: str | None = None
+    ) -> None:
         self._entries: dict[str, _Entry] = {}
         self._order: list[str] = []
-        self._thread_id: str | None = None
-        self._thread: Thread | None = None
-        self._notices: list[NoticeEvent] = []
-        self._progress: list[ProgressUpdateEvent] = []
+        self._thread_id: str | None = thread.id if thread is not None else thread_id
+        self._thread: Thread | None = thread
+        self._notices: deque[NoticeEvent] = deque(maxlen=NOTICE_HISTORY)
+        self._progress: deque[ProgressUpdateEvent] = deque(maxlen=PROGRESS_HISTORY)
         self._errors: list[ErrorEvent] = []
-        self._effects: list[ClientEffectEvent] = []
+        self._effects: deque[ClientEffectEvent] = deque(maxlen=NOTICE_HISTORY)
         self._events: list[ThreadStreamEvent] | None = [] if keep_events else None
+        self._parts_total = 0
+        self._annotations_total = 0
+        self._tasks_total = 0
 
     @property
     def thread_id(self) -> str | None:
@@ -212,13 +273,16 @@ class ReplyBuilder:
         elif isinstance(event, (ThreadItemAddedEvent, ThreadItemDoneEvent, ThreadItemReplacedEvent)):
             self._put(event.item)
         elif isinstance(event, ThreadItemRemovedEvent):
-            if self._entries.pop(event.item_id, None) is not None:
+            removed = self._entries.pop(event.item_id, None)
+            if removed is not None:
                 self._order.remove(event.item_id)
+                self._count_entry(removed, -1)
         elif isinstance(event, (ThreadCreatedEvent, ThreadUpdatedEvent)):
             self._thread = event.thread
             self._thread_id = event.thread.id
         elif isinstance(event, ErrorEvent):
-            self._errors.append(event)
+            if len(self._errors) < NOTICE_HISTORY:
+                self._errors.append(event)
         elif isinstance(event, NoticeEvent):
             self._notices.append(event)
         elif isinstance(event, ProgressUpdateEvent):
@@ -259,12 +323,26 @@ class ReplyBuilder:
     def _put(self, item: ThreadItem) -> None:
         entry = self._entries.get(item.id)
         if entry is None:
-            self._entries[item.id] = _Entry(item)
+            self._check_items()
+            entry = self._entries[item.id] = _Entry(item)
             self._order.append(item.id)
+            self._count_entry(entry, +1)
         else:
+            self._count_entry(entry, -1)
             entry.set(item)
+            self._count_entry(entry, +1)
         if self._thread_id is None and item.thread_id:
             self._thread_id = item.thread_id
+
+    def _count_entry(self, entry: _Entry, sign: int) -> None:
+        # Whole items arrive in one event, already bounded by the event size limit; they count all the
+        # same, so that deltas cannot add a full budget on top of them.
+        self._parts_total += sign * (len(entry.parts) if entry.parts is not None else 0)
+        self._tasks_total += sign * (len(entry.tasks) if entry.tasks is not None else 0)
+
+    def _check_items(self) -> None:
+        if len(self._entries) >= MAX_ITEMS:
+            raise _limit_error(f"more than {MAX_ITEMS:,} items in one turn", "MAX_ITEMS")
 
     def _apply_update(self, item_id: str, update: ThreadItemUpdate) -> None:
         if isinstance(update, AssistantMessageContentPartTextDelta):
@@ -288,17 +366,25 @@ class ReplyBuilder:
         elif isinstance(update, AssistantMessageContentPartAnnotationAdded):
             part = self._part(item_id, update.content_index)
             if part is not None:
+                if self._annotations_total >= MAX_ANNOTATIONS:
+                    raise _limit_error(f"more than {MAX_ANNOTATIONS:,} annotations in one turn", "MAX_ANNOTATIONS")
+                self._annotations_total += 1
                 part.annotations.append(update.annotation)
         elif isinstance(update, (WorkflowTaskAdded, WorkflowTaskUpdated)):
             entry = self._entries.get(item_id)
-            if entry is not None and isinstance(entry.item, WorkflowItem) and update.task_index >= 0:
-                workflow = entry.item.workflow
-                tasks = list(workflow.tasks)
+            tasks = entry.tasks if entry is not None else None
+            if entry is not None and tasks is not None and update.task_index >= 0:
+                # In place: copying the task list on every event made a long workflow quadratic.
                 if update.task_index < len(tasks):
                     tasks[update.task_index] = update.task
                 else:
+                    if self._tasks_total >= MAX_WORKFLOW_TASKS:
+                        raise _limit_error(
+                            f"more than {MAX_WORKFLOW_TASKS:,} workflow tasks in one turn", "MAX_WORKFLOW_TASKS"
+                        )
+                    self._tasks_total += 1
                     tasks.append(update.task)
-                entry.set(entry.item.model_copy(update={"workflow": workflow.model_copy(update={"tasks": tasks})}))
+                entry.snapshot = None
         elif isinstance(update, WidgetRootUpdated):
             entry = self._entries.get(item_id)
             if entry is not None and isinstance(entry.item, WidgetItem):
@@ -309,23 +395,38 @@ class ReplyBuilder:
                 entry.set(entry.item.model_copy(update={"image": update.image}))
 
     def _part(self, item_id: str, index: int) -> _Part | None:
-        """The part at `index` of assistant message `item_id`, creating the message or padding as needed."""
+        """The part at `index` of assistant message `item_id`, creating the message or the part as needed.
+
+        Parts are stored by index: a delta far ahead creates that one part, never the gap before it.
+        """
         if index < 0:
             return None
         entry = self._entries.get(item_id)
         if entry is None:
+            self._check_items()
             placeholder = AssistantMessageItem(id=item_id, thread_id=self._thread_id)
             entry = self._entries[item_id] = _Entry(placeholder)
             self._order.append(item_id)
         parts = entry.parts
-        if parts is None or index > len(parts) + _MAX_INDEX_GAP:
+        if parts is None:
             return None
         entry.snapshot = None
-        while len(parts) <= index:
-            parts.append(_Part(AssistantMessageContent(), implicit=True))
-        return parts[index]
+        part = parts.get(index)
+        if part is None:
+            if self._parts_total >= MAX_CONTENT_PARTS:
+                raise _limit_error(f"more than {MAX_CONTENT_PARTS:,} content parts in one turn", "MAX_CONTENT_PARTS")
+            self._parts_total += 1
+            part = parts[index] = _Part(AssistantMessageContent(), implicit=True)
+        return part
 
     def _set_part(self, item_id: str, index: int, content: AssistantMessageContent) -> None:
         parts = self._entries[item_id].parts
         assert parts is not None  # _part() made sure
         parts[index] = _Part(content)
+
+
+def _limit_error(what: str, limit: str) -> StreamDecodeError:
+    return StreamDecodeError(
+        f"the stream sent {what} (the client's limit, chatkit_client._reply.{limit}); a real answer stays far "
+        "below it, so the server is broken or hostile. What arrived before is in .reply"
+    )

@@ -45,6 +45,7 @@ from ._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    BodyFailedAfterStatusError,
     InvalidInputError,
     ResponseTooLargeError,
     error_message_from_body,
@@ -410,6 +411,23 @@ def _log_retry(spec: RequestSpec, delay: float, attempt: int, max_retries: int, 
     )
 
 
+def _failed_after_status(err: APIConnectionError, response: httpx2.Response) -> APIConnectionError:
+    """What a 2xx streaming answer whose body failed before its first byte is raised as.
+
+    The server took the request and failed while answering (openai-chatkit hosted as documented sends 200,
+    then closes when it raises): the chat shells report it with the partial reply, never a resend. A
+    timeout stays a timeout.
+    """
+    if isinstance(err, APITimeoutError):
+        return err
+    failed = BodyFailedAfterStatusError(
+        err.message, status_code=response.status_code, headers=dict(response.headers), method=err.method, url=err.url
+    )
+    failed.__cause__ = err.__cause__
+    failed.__suppress_context__ = True
+    return failed
+
+
 class _TransportBase:
     """Configuration shared by both transports; nothing here does I/O."""
 
@@ -670,7 +688,7 @@ class SyncTransport(_TransportBase):
                 if response is not None:
                     response.close()
                     if response.is_success:
-                        raise
+                        raise _failed_after_status(err, response) from err.__cause__
                 time.sleep(self._delay_after_error(spec, err, attempt, retries, body, clock))
                 attempt += 1
                 continue
@@ -789,7 +807,7 @@ class AsyncTransport(_TransportBase):
                 if response is not None:
                     await response.aclose()
                     if response.is_success:
-                        raise
+                        raise _failed_after_status(err, response) from err.__cause__
                 await asyncio.sleep(self._delay_after_error(spec, err, attempt, retries, body, clock))
                 attempt += 1
                 continue

@@ -21,6 +21,7 @@ from chatkit_client import (
     RateLimitError,
     Reply,
     StreamDecodeError,
+    StreamEndedEarlyError,
     StreamInterruptedError,
 )
 from tests.helpers import close, make_client, resolve
@@ -105,7 +106,7 @@ CASES: list[Case] = [
     Case("json_not_sse", mode="hosted", error=APIResponseValidationError, session_sends=1, hint="text/event-stream"),
     Case("html_not_sse", error=APIResponseValidationError, hint="got text/html"),
     Case("gzip", text=f"You said: {TEXT}"),
-    Case("gzip_corrupt_first", error=APIConnectionError, hint="decompressing"),
+    Case("gzip_corrupt_first", error=StreamEndedEarlyError, hint="decompressing"),
     Case("gzip_corrupt_mid", error=StreamInterruptedError, partial=True, hint="decompressing"),
     Case("unknown_item_delta", text=f"You said: {TEXT}\n\nghost text"),
     Case("duplicated_events", text=f"You said: {TEXT}"),

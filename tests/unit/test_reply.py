@@ -277,9 +277,10 @@ def test_text_arriving_before_its_part_is_announced_is_kept() -> None:
         ),
         delta(ASSISTANT_ID, 2, "late"),
     )
+    # Parts are kept by content index and listed in index order; the gap before index 2 is not filled.
     parts = reply.assistant_messages[0].content
-    assert [part.text for part in parts] == ["", "", "early late"]
-    assert parts[2].model_extra == {"extra": 1}
+    assert [part.text for part in parts] == ["early late"]
+    assert parts[0].model_extra == {"extra": 1}
     assert reply.text == "early late"
 
 
@@ -287,12 +288,20 @@ def test_bad_indexes_are_ignored_without_error() -> None:
     reply = build(
         added(ASSISTANT_ID, "assistant_message", content=output("ok")),
         delta(ASSISTANT_ID, -1, "negative"),
-        delta(ASSISTANT_ID, 10**9, "far away"),
         added(WORKFLOW_ID, "workflow", workflow={"type": "custom", "tasks": []}),
         delta(WORKFLOW_ID, 0, "not an assistant message"),
     )
     assert reply.text == "ok"
     assert len(reply.assistant_messages[0].content) == 1
+
+
+def test_a_far_index_keeps_its_text_without_allocating_the_gap() -> None:
+    reply = build(
+        added(ASSISTANT_ID, "assistant_message", content=output("ok")),
+        delta(ASSISTANT_ID, 10**9, "far away"),
+    )
+    assert reply.text == "ok\n\nfar away"
+    assert len(reply.assistant_messages[0].content) == 2
 
 
 def test_annotations_workflow_tasks_and_widget_updates() -> None:

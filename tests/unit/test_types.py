@@ -667,7 +667,7 @@ DECODE_ERRORS: list[tuple[str | bytes, str]] = [
     ('{"type":"thread.created","thread":"cthr_1"}', "thread"),
     ('{"type":"client_effect","data":{}}', "name"),
     ('{"type":"notice","level":"info","message":["x"]}', "message"),
-    ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "MAX_EVENT_DEPTH"),
 ]
 
 

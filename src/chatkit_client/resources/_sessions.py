@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._hosted_requests import build_session_body, path_id
 from ..types import ChatSession
@@ -35,15 +35,20 @@ class Sessions:
         rate_limits: RateLimitsParam | None = None,
     ) -> ChatSession:
         """Create a session for `user` on `workflow` (an id or a `WorkflowParam` dict)."""
-        body = build_session_body(
+        session, _ = self._create_dated(
             user=user,
             workflow=workflow,
             chatkit_configuration=chatkit_configuration,
             expires_after=expires_after,
             rate_limits=rate_limits,
         )
+        return session
+
+    def _create_dated(self, **params: Any) -> tuple[ChatSession, str | None]:
+        """`create`, with the answer's `Date` header: a Chat judges expiry against the server's clock."""
+        body = build_session_body(**params)
         response = self._client._transport.request(self._client._api_spec("POST", "/chatkit/sessions", json=body))
-        return parse_model(ChatSession, response)
+        return parse_model(ChatSession, response), response.headers.get("date")
 
     def cancel(self, session_id: str) -> ChatSession:
         """Cancel a session: its client secret stops working at once."""
@@ -71,15 +76,20 @@ class AsyncSessions:
         rate_limits: RateLimitsParam | None = None,
     ) -> ChatSession:
         """Create a session for `user` on `workflow` (an id or a `WorkflowParam` dict)."""
-        body = build_session_body(
+        session, _ = await self._create_dated(
             user=user,
             workflow=workflow,
             chatkit_configuration=chatkit_configuration,
             expires_after=expires_after,
             rate_limits=rate_limits,
         )
+        return session
+
+    async def _create_dated(self, **params: Any) -> tuple[ChatSession, str | None]:
+        """`create`, with the answer's `Date` header: a Chat judges expiry against the server's clock."""
+        body = build_session_body(**params)
         response = await self._client._transport.request(self._client._api_spec("POST", "/chatkit/sessions", json=body))
-        return parse_model(ChatSession, response)
+        return parse_model(ChatSession, response), response.headers.get("date")
 
     async def cancel(self, session_id: str) -> ChatSession:
         """Cancel a session: its client secret stops working at once."""

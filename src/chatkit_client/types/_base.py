@@ -8,7 +8,27 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-__all__ = ["ChatKitModel", "Page", "Timestamp"]
+__all__ = ["MAX_NESTING_DEPTH", "ChatKitModel", "Page", "Timestamp", "nested_deeper_than"]
+
+MAX_NESTING_DEPTH = 128
+"""How deeply objects and arrays may nest in one event or item. openai-chatkit's widgets nest a few levels
+per component (a deep real card is under 40); pydantic cannot serialise a model nested past ~250 levels, so
+a deeper one is refused when it arrives instead of being accepted and unusable."""
+
+
+def nested_deeper_than(value: object, limit: int = MAX_NESTING_DEPTH) -> bool:
+    """Whether dicts and lists in `value` nest more than `limit` levels (iterative: no recursion limit)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
 
 T = TypeVar("T")
 

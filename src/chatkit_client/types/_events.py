@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError
 
 from .._exceptions import StreamDecodeError
-from ._base import ChatKitModel, describe_validation_error
+from ._base import MAX_NESTING_DEPTH, ChatKitModel, describe_validation_error
 from ._items import ThreadItem
 from ._threads import Thread
 from ._updates import ThreadItemUpdate
@@ -187,6 +188,37 @@ _PREFIX_BYTES = _PREFIX.encode()
 _TAG_START = len(_PREFIX)
 _MAX_DATA = 500
 
+MAX_EVENT_DEPTH = MAX_NESTING_DEPTH
+"""How deeply objects and arrays may nest in one stream event (`MAX_NESTING_DEPTH`, 128); a deeper event is
+refused with a `StreamDecodeError`."""
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _check_depth(data: str | bytes) -> None:
+    # Nesting cannot exceed the number of openers, counted at C speed: almost every event stops here.
+    if isinstance(data, bytes):
+        if data.count(b"{") + data.count(b"[") <= MAX_EVENT_DEPTH:
+            return
+        text = data.decode("utf-8", "replace")
+    else:
+        if data.count("{") + data.count("[") <= MAX_EVENT_DEPTH:
+            return
+        text = data
+    depth = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        if match.group() in "{[":
+            depth += 1
+            if depth > MAX_EVENT_DEPTH:
+                raise _decode_error(
+                    f"a stream event nests objects and arrays more than {MAX_EVENT_DEPTH} levels deep "
+                    "(MAX_EVENT_DEPTH); real widgets nest far less, and so deep a tree could not be serialised "
+                    "again, so the event was refused",
+                    data,
+                )
+        else:
+            depth -= 1
+
 
 def parse_event(data: str | bytes) -> ThreadStreamEvent:
     """Decode one SSE `data:` payload of a conversation stream into its event model.
@@ -200,6 +232,7 @@ def parse_event(data: str | bytes) -> ThreadStreamEvent:
     assert isinstance(event, ProgressUpdateEvent)
     ```
     """
+    _check_depth(data)
     # Fast path. Servers serialise models with `type` first, so the tag can be read off the front of
     # the text and pydantic can validate straight from JSON into the one right class; that skips both
     # building an intermediate dict and trying a union.

@@ -15,7 +15,14 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, TypeAdapter, Va
 
 from .._exceptions import APIResponseValidationError
 from ._attachments import Attachment
-from ._base import ChatKitModel, Timestamp, decode_json_string, describe_validation_error
+from ._base import (
+    MAX_NESTING_DEPTH,
+    ChatKitModel,
+    Timestamp,
+    decode_json_string,
+    describe_validation_error,
+    nested_deeper_than,
+)
 from ._tasks import Source, Task, Workflow
 
 __all__ = [
@@ -359,8 +366,15 @@ def parse_item(obj: Mapping[str, Any]) -> ThreadItem:
     ```
     """
     try:
-        return _ITEM_ADAPTER.validate_python(obj)
+        item = _ITEM_ADAPTER.validate_python(obj)
     except ValidationError as error:
         raise APIResponseValidationError(
             f"the server sent a thread item this client cannot read: {describe_validation_error(error)}"
         ) from error
+    # A widget may arrive as a JSON string (REST), so its decoded tree is checked too.
+    if nested_deeper_than(obj) or (isinstance(item, WidgetItem) and nested_deeper_than(item.widget)):
+        raise APIResponseValidationError(
+            f"the server sent a thread item nested more than {MAX_NESTING_DEPTH} levels deep "
+            "(MAX_NESTING_DEPTH); real widgets nest far less, and so deep a tree could not be serialised again"
+        )
+    return item
