@@ -161,6 +161,7 @@ class LiveView:
         self._console = console
         self._tail = _Tail()
         self._in_fence = False
+        self._printed_block = False
         self._live = Live(
             self._tail,
             console=console,
@@ -191,12 +192,25 @@ class LiveView:
 
     def _print_block(self) -> None:
         from rich.markdown import Markdown
+        from rich.segment import Segment, Segments
 
         tail = self._tail
         block = "".join(tail.lines)
         tail.lines = []
-        if block.strip():
-            self._console.print(Markdown(block))
+        if not block.strip():
+            return
+        lines = self._console.render_lines(Markdown(block), self._console.options)
+        # Rendered alone, a block may begin or end with rich's spacing: exactly one blank line separates
+        # blocks, as when the whole answer is rendered at once.
+        while lines and _is_blank(lines[0]):
+            lines.pop(0)
+        while lines and _is_blank(lines[-1]):
+            lines.pop()
+        segments: list[Segment] = [Segment.line()] if self._printed_block else []
+        for line in lines:
+            segments += [*line, Segment.line()]
+        self._console.print(Segments(segments), end="")
+        self._printed_block = True
 
     def new_message(self) -> None:
         self._flush_message()
@@ -218,11 +232,17 @@ class LiveView:
             tail.line = ""
         self._in_fence = False
         self._print_block()
+        self._printed_block = False
 
     def finish(self) -> None:
         self._flush_message()
         self._tail.status = None
         self._live.stop()
+
+
+def _is_blank(line: list[Any]) -> bool:
+    """A rendered line with nothing on it (a code block's padding has a background, so it is not blank)."""
+    return all(not segment.text.strip() and not (segment.style and segment.style.bgcolor) for segment in line)
 
 
 def render_event(view: TurnView, event: ThreadStreamEvent) -> None:
