@@ -91,7 +91,7 @@ def test_piped_tables_are_neither_padded_nor_wrapped(dev: RunningDev) -> None:
     for result in (listed, items):
         assert result.exit_code == 0, result.output
         assert all(line == line.rstrip() for line in result.stdout.splitlines()), result.stdout
-    assert [line.split()[:2] for line in items.stdout.splitlines()][0] == ["id", "type"]
+    assert items.stdout.split()[:2] == ["id", "type"]
     rows = items.stdout.splitlines()[1:]
     assert len(rows) == 2  # one line per item, however long
     assert rows[1].endswith("You said: " + long_text)
@@ -105,9 +105,8 @@ def test_upload_prints_the_attachment_without_where_it_was_sent(dev: RunningDev,
     assert local.exit_code == 0, local.output
     picture = tmp_path / "p.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n")
-    hosted = run(
-        ["--base-url", dev.base_url, "--api-key", dev.api_key, "--workflow", "wf", "--user", "u", "upload", str(picture)]
-    )
+    hosted_target = ["--base-url", dev.base_url, "--api-key", dev.api_key, "--workflow", "wf", "--user", "u"]
+    hosted = run([*hosted_target, "upload", str(picture)])
     assert hosted.exit_code == 0, hosted.output
     for result in (local, hosted):
         (uploaded,) = [json.loads(line) for line in result.stdout.splitlines()]

@@ -33,7 +33,7 @@ class LazyLocalApp:
 
             server = LocalChatKitServer()
             self._built.set_result((server, create_local_app(server=server)))
-        except BaseException as err:  # noqa: BLE001 - handed to the requests that wait for it
+        except BaseException as err:  # handed to the requests that wait for it
             self._built.set_exception(err)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
