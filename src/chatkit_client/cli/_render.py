@@ -134,10 +134,12 @@ class _Tail:
         from rich.text import Text
 
         text = self.text()
-        if len(text) > _PREVIEW_CHARS:
-            cut = text.find("\n", len(text) - _PREVIEW_CHARS)
-            text = text[cut + 1 :] if 0 <= cut < len(text) - 1 else text[-_PREVIEW_CHARS:]
         room = max(1, options.size.height - 2)
+        # A screenful of rendered lines never holds more text than this: the rest would be cut off anyway.
+        bound = min(_PREVIEW_CHARS, options.size.width * room)
+        if len(text) > bound:
+            cut = text.find("\n", len(text) - bound)
+            text = text[cut + 1 :] if 0 <= cut < len(text) - 1 else text[-bound:]
         if text.strip():
             lines = console.render_lines(Markdown(text), options.update(height=None), pad=False)
             for line in lines[-room:]:
