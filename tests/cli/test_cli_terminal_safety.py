@@ -52,6 +52,15 @@ def test_neutralise_escapes_every_control_but_newline_and_tab() -> None:
     assert neutralise("plain — text ✓") == "plain — text ✓"
 
 
+def test_a_line_end_split_across_deltas_is_a_line_end_and_a_lone_return_is_inert() -> None:
+    from chatkit_client.cli._terminal_text import DeltaNeutraliser
+
+    pieces = DeltaNeutraliser()
+    assert [pieces.feed(d) for d in ("one\r", "\ntwo\r", "x\x1b", "[2J")] == ["one", "\ntwo", "\\rx\\x1b", "[2J"]
+    pieces.end()
+    assert pieces.feed("\nnext") == "\nnext"
+
+
 @pytest.mark.parametrize(
     "args",
     [

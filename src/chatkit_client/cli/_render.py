@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
-from ._terminal_text import neutralise
+from ._terminal_text import DeltaNeutraliser, neutralise
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions
@@ -81,15 +81,17 @@ class PlainView:
         self._wrote_text = False
         self._pending_break = False
         self._last_status: str | None = None
+        self._pieces = DeltaNeutraliser()
 
     def text(self, delta: str) -> None:
         if self._pending_break and self._wrote_text:
             click.echo("\n", nl=False)
         self._pending_break = False
-        click.echo(neutralise(delta), nl=False)
+        click.echo(self._pieces.feed(delta), nl=False)
         self._wrote_text = True
 
     def new_message(self) -> None:
+        self._pieces.end()
         self._pending_break = True
 
     def status(self, line: str | None) -> None:
@@ -164,6 +166,7 @@ class LiveView:
         self._tail = _Tail()
         self._in_fence = False
         self._printed_block = False
+        self._pieces = DeltaNeutraliser()
         self._live = Live(
             self._tail,
             console=console,
@@ -175,7 +178,7 @@ class LiveView:
 
     def text(self, delta: str) -> None:
         tail = self._tail
-        pieces = neutralise(delta).split("\n")
+        pieces = self._pieces.feed(delta).split("\n")
         for piece in pieces[:-1]:
             self._end_line(tail.line + piece + "\n")
             tail.line = ""
@@ -233,6 +236,7 @@ class LiveView:
             tail.lines.append(tail.line)
             tail.line = ""
         self._in_fence = False
+        self._pieces.end()
         self._print_block()
         self._printed_block = False
 

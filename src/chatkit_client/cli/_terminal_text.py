@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["neutralise"]
+__all__ = ["DeltaNeutraliser", "neutralise"]
 
 # C0 (but newline and tab), DEL and C1: ESC and CSI/OSC/DCS... introducers all fall in these ranges.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -43,3 +43,26 @@ def neutralise(text: str, *, multiline: bool = True) -> str:
         text = text.replace("\r\n", "\n")
         return _CONTROL.sub(_escape, text)
     return _CONTROL_ONE_LINE.sub(_escape, text)
+
+
+class DeltaNeutraliser:
+    """`neutralise` for text that arrives in pieces: a `\\r\\n` split across two deltas is still a line end.
+
+    >>> pieces = DeltaNeutraliser()
+    >>> pieces.feed("one\\r") + pieces.feed("\\ntwo")
+    'one\\ntwo'
+    """
+
+    def __init__(self) -> None:
+        self._carriage_return = False
+
+    def feed(self, delta: str) -> str:
+        if self._carriage_return:
+            delta = "\r" + delta
+        # Held back until the next piece shows whether it starts a Windows line end.
+        self._carriage_return = delta.endswith("\r")
+        return neutralise(delta[:-1] if self._carriage_return else delta)
+
+    def end(self) -> None:
+        """The message ended: a carriage return still held is dropped (it ended no line)."""
+        self._carriage_return = False
