@@ -95,7 +95,7 @@ def test_help_imports_neither_pydantic_nor_rich_nor_httpx2() -> None:
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('LOADED', sorted(m for m in ('pydantic', 'rich', 'httpx2') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
     assert "Usage: chatkit" in out
     assert out.strip().endswith("LOADED []")
 
@@ -103,7 +103,7 @@ def test_help_imports_neither_pydantic_nor_rich_nor_httpx2() -> None:
 def test_without_the_cli_extra_one_line_and_exit_1() -> None:
     # A module set to None in sys.modules is what an uninstalled one looks like to find_spec.
     code = "import sys\nsys.modules['rich'] = None\nfrom chatkit_client.cli import main\nmain()\n"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "chatkit: install the command-line extra: pip install 'chatkit-client[cli]'"
 
