@@ -185,3 +185,15 @@ def test_dev_server_answers_while_the_local_server_still_loads(tmp_path: Path) -
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_dev_server_without_openai_chatkit_is_one_error_line() -> None:
+    # The local server loads in the background, so its dependency is checked before the server starts.
+    code = (
+        "import sys\nsys.modules['chatkit'] = None\n"
+        "sys.argv = ['chatkit', 'dev-server', '--port', '0']\n"
+        "from chatkit_client.cli import main\nmain()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == "Error: dev-server needs the testing extra: pip install 'chatkit-client[testing]'\n"

@@ -61,10 +61,16 @@ def run_dev_server(host: str, port: int, fail: Callable[[str], Any]) -> None:
         sock.close()
         fail(f"cannot listen on {host}:{port}: {err.strerror or err}")
         return
+    from importlib.util import find_spec
+
     try:
         import uvicorn
 
         from ..testing import HostedEmulator
+
+        # Only looked up here: the local server imports openai-chatkit in the background.
+        if find_spec("chatkit") is None:
+            raise ImportError("openai-chatkit")
     except ImportError:
         sock.close()
         fail("dev-server needs the testing extra: pip install 'chatkit-client[testing]'")
