@@ -24,8 +24,8 @@ while True:
 PY
 
 echo "== chatkit dev-server on $ORIGIN"
-echo '$ chatkit --server-url '"$ORIGIN"'/chatkit send "Hello from the command line"'
-"$BIN/chatkit" --server-url "$ORIGIN/chatkit" send "Hello from the command line"
+echo '$ chatkit send "Hello from the command line" --server-url '"$ORIGIN"'/chatkit   (options may follow the command)'
+"$BIN/chatkit" send "Hello from the command line" --server-url "$ORIGIN/chatkit"
 echo '$ chatkit --base-url '"$ORIGIN"'/v1 --api-key sk-test-emulator --workflow wf_demo --user demo send "Hello, hosted"'
 "$BIN/chatkit" --base-url "$ORIGIN/v1" --api-key sk-test-emulator --workflow wf_demo --user demo send "Hello, hosted"
 echo '$ chatkit --server-url '"$ORIGIN"'/chatkit chat   (a client-tool turn, answered with a JSON result)'

@@ -25,6 +25,16 @@ def _free_port() -> int:
         return port
 
 
+def restore_sigint() -> None:
+    """In the child, before exec: SIGINT back to its default action.
+
+    A shell running `make test` in the background (or nohup, or some CI runners) starts us with SIGINT
+    ignored, and an ignored signal stays ignored across fork and exec; Python then installs no
+    KeyboardInterrupt handler, and the Ctrl-C these tests send would do nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATKIT_"))}
     env["PYTHONUNBUFFERED"] = "1"
@@ -41,26 +51,25 @@ def dev_server() -> Iterator[str]:
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
+        preexec_fn=restore_sigint,
     )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"dev-server did not start: {proc.communicate()}") from None
-            time.sleep(0.05)
     try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("dev-server did not start") from None
+                time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
-    finally:
         proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
             proc.kill()
-            raise
+            proc.communicate()
     # The banner names both endpoints and the commands to copy.
     assert f"chatkit --server-url http://127.0.0.1:{port}/chatkit chat" in out
     assert f"--base-url http://127.0.0.1:{port}/v1 --api-key sk-test-emulator --workflow wf_demo chat" in out
@@ -68,7 +77,8 @@ def dev_server() -> Iterator[str]:
 
 
 def _chatkit(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CHATKIT, *args], capture_output=True, text=True, input=input, env=_env(), timeout=30)
+    # subprocess.run kills the child when the timeout expires.
+    return subprocess.run([CHATKIT, *args], capture_output=True, text=True, input=input, env=_env(), timeout=60)
 
 
 def test_installed_chatkit_against_dev_server(dev_server: str) -> None:
@@ -100,12 +110,18 @@ def test_ctrl_c_during_send_exits_130(dev_server: str) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
+        preexec_fn=restore_sigint,
     )
-    assert proc.stdout is not None
-    first = proc.stdout.read(3)  # "w0 ": the answer has started
-    assert first == "w0 "
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.read(3)  # "w0 ": the answer has started
+        assert first == "w0 "
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130
     assert "Traceback" not in err
     assert not out.rstrip().endswith("w199")
@@ -117,8 +133,9 @@ def test_chat_in_a_pseudo_terminal(dev_server: str) -> None:
         ["--server-url", f"{dev_server}/chatkit", "chat"],
         env={**_env(), "TERM": "xterm", "COLUMNS": "100", "LINES": "30"},
         encoding="utf-8",
-        timeout=15,
+        timeout=30,
         dimensions=(30, 100),
+        preexec_fn=restore_sigint,
     )
     try:
         child.expect_exact("you> ")

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["Target", "cli"]
 
 _LARGE_FILE = 1024 * 1024
+# Where the bytes were to be sent: spent once the upload is done, and no use to whoever reads the output.
+_SPENT_UPLOAD_FIELDS = {"upload_descriptor", "upload_url"}
 
 
 class Target:
@@ -118,7 +120,18 @@ class Target:
 
 
 class _Group(click.Group):
-    """Turns every failure into one `Error: ...` line (exit 1) and Ctrl-C into exit 130."""
+    """Turns every failure into one `Error: ...` line (exit 1) and Ctrl-C into exit 130.
+
+    Every command or group added to it (`@cli.command()`, `@threads.command()`, `cli.add_command(...)`) also
+    accepts the target options after its name (`chatkit send hi --server-url URL`); see `TARGET_OPTIONS`.
+    Sub-groups made with `@group.group()` are `_Group`s too, so this holds at any depth.
+    """
+
+    group_class = type
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        accept_target_options(cmd)
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -136,7 +149,10 @@ class _Group(click.Group):
             target = ctx.obj
             if isinstance(target, Target) and target.debug:
                 raise
-            _fail(describe_error(err))
+            from .._exceptions import ConfigurationError, InvalidInputError
+
+            # Refused before any request: the command line asked for something impossible.
+            _fail(describe_error(err), code=2 if isinstance(err, ConfigurationError | InvalidInputError) else 1)
 
 
 def _silence_stdout() -> None:
@@ -149,9 +165,9 @@ def _silence_stdout() -> None:
         pass
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, *, code: int = 1) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
-    raise click.exceptions.Exit(1)
+    raise click.exceptions.Exit(code)
 
 
 def _parse_headers(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
@@ -162,6 +178,92 @@ def _parse_headers(ctx: click.Context, param: click.Parameter, values: Sequence[
             raise click.BadParameter(f"expected 'Name: value', got {value.split(':')[0]!r}...", ctx, param)
         headers[name.strip()] = rest.strip()
     return headers
+
+
+def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise click.BadParameter(f"expected an http:// or https:// URL with a host, got {value!r}", ctx, param)
+    return value
+
+
+# -- the target options, accepted before or after the command ------------------------------------
+# (option names, the Target attribute it sets, click.Option settings)
+TARGET_OPTIONS: tuple[tuple[tuple[str, ...], str, dict[str, Any]], ...] = (
+    (("--server-url",), "server_url", {"metavar": "URL", "help": "Your ChatKit server URL.", "callback": _check_url}),
+    (
+        ("--header", "headers"),
+        "headers",
+        {
+            "multiple": True,
+            "metavar": "'NAME: VALUE'",
+            "callback": _parse_headers,
+            "help": "A header for the self-hosted server; repeatable.",
+        },
+    ),
+    (("--api-key",), "api_key", {"metavar": "KEY", "help": "OpenAI API key (hosted)."}),
+    (("--base-url",), "base_url", {"metavar": "URL", "help": "Hosted API base URL.", "callback": _check_url}),
+    (("--workflow",), "workflow", {"metavar": "ID", "help": "Workflow id (hosted)."}),
+    (("--user",), "user", {"metavar": "ID", "help": "End-user id (hosted)."}),
+    (
+        ("--client-secret",),
+        "client_secret",
+        {"metavar": "SECRET", "help": "Use an existing hosted session instead of creating one."},
+    ),
+    (("--debug",), "debug", {"is_flag": True, "help": "Show tracebacks."}),
+)
+"""The options that say which backend to talk to.
+
+The root group declares them (with their environment variables); every command added to a `_Group` gets a
+copy without environment variables (`accept_target_options`), so they can also follow the command's name. A
+value given after the command wins over one given before it (headers merge, a later header of the same name
+winning); a command that declares an option of the same name itself (`sessions create --user`) keeps its own.
+"""
+
+
+def accept_target_options(command: click.Command) -> None:
+    """Let `command` take the target options after its name: `chatkit send hi --server-url URL`.
+
+    Done by `_Group.add_command` for every command and sub-group, so a new command needs nothing more.
+    """
+    taken = {opt for param in command.params for opt in param.opts}
+    for decls, attribute, settings in TARGET_OPTIONS:
+        if taken.intersection(decl for decl in decls if decl.startswith("-")):
+            continue
+        command.params.append(
+            click.Option(
+                decls,
+                **{key: value for key, value in settings.items() if key != "callback"},
+                expose_value=False,
+                callback=_late_target_option(attribute, settings.get("callback")),
+            )
+        )
+
+
+def _late_target_option(attribute: str, check: Any) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def apply(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None or value is False or value == ():
+            return value  # not given here: what came before the command stands
+        if check is not None:
+            value = check(ctx, param, value)
+        target = ctx.find_object(Target)
+        if target is None:  # pragma: no cover - the root group always makes one first
+            return value
+        if attribute == "headers":
+            target.headers = {**target.headers, **value}
+        else:
+            setattr(target, attribute, value)
+        return value
+
+    return apply
 
 
 def _target(ctx: click.Context) -> Target:
@@ -182,7 +284,12 @@ Examples:
 )
 @click.version_option(__version__, "--version", prog_name="chatkit")
 @click.option(
-    "--server-url", envvar="CHATKIT_SERVER_URL", show_envvar=True, metavar="URL", help="Your ChatKit server URL."
+    "--server-url",
+    envvar="CHATKIT_SERVER_URL",
+    show_envvar=True,
+    metavar="URL",
+    callback=_check_url,
+    help="Your ChatKit server URL.",
 )
 @click.option(
     "--header",
@@ -193,7 +300,14 @@ Examples:
     help="A header for the self-hosted server; repeatable.",
 )
 @click.option("--api-key", envvar="OPENAI_API_KEY", metavar="KEY", help="OpenAI API key (hosted).", show_envvar=True)
-@click.option("--base-url", envvar="OPENAI_BASE_URL", metavar="URL", help="Hosted API base URL.", show_envvar=True)
+@click.option(
+    "--base-url",
+    envvar="OPENAI_BASE_URL",
+    metavar="URL",
+    callback=_check_url,
+    help="Hosted API base URL.",
+    show_envvar=True,
+)
 @click.option("--workflow", envvar="CHATKIT_WORKFLOW_ID", metavar="ID", help="Workflow id (hosted).", show_envvar=True)
 @click.option("--user", envvar="CHATKIT_USER", metavar="ID", help="End-user id (hosted).", show_envvar=True)
 @click.option(
@@ -216,7 +330,11 @@ def cli(
     client_secret: str | None,
     debug: bool,
 ) -> None:
-    """Talk to a ChatKit backend from the terminal: OpenAI's hosted API or your own ChatKit server."""
+    """Talk to a ChatKit backend from the terminal: OpenAI's hosted API or your own ChatKit server.
+
+    The options above may also follow the command (`chatkit send hi --server-url URL`); given in both
+    places, the one after the command wins.
+    """
     target = Target(
         server_url=server_url,
         headers=headers,
@@ -247,11 +365,18 @@ Example:
 @click.option("--thread", "thread_id", metavar="ID", help="Continue this thread.")
 @click.pass_context
 def chat(ctx: click.Context, thread_id: str | None) -> None:
-    """An interactive conversation (type /help for the slash commands; Ctrl-D leaves)."""
+    """An interactive conversation (type /help for the slash commands; Ctrl-D leaves).
+
+    With its input piped, the exit status is 1 when a turn or a command failed.
+    """
     from ._chat_repl import Repl
 
     target = _target(ctx)
-    Repl(target, thread_id=thread_id).run()
+    repl = Repl(target, thread_id=thread_id)
+    repl.run()
+    if repl.failed and not sys.stdin.isatty():
+        # Typed at a terminal, the error was seen and the conversation went on; from a script, it must show.
+        ctx.exit(1)
 
 
 # -- send ------------------------------------------------------------------------------------------
@@ -293,12 +418,12 @@ def send(ctx: click.Context, text: str, files: tuple[str, ...], thread_id: str |
         view.finish()
         thread = conversation.thread_id or stream.reply.thread_id
         if thread:
-            click.echo(f"thread: {thread}", err=True)
+            click.echo(f"thread: {_render.safe(thread)}", err=True)
     pending = stream.reply.pending_client_tool_call
     if pending is not None and not as_json:
         click.echo(
-            f"the thread waits for the output of client tool {pending.name!r}; "
-            f"answer it with `chatkit chat --thread {conversation.thread_id}`",
+            f"the thread waits for the output of client tool {_render.safe(pending.name)!r}; "
+            f"answer it with `chatkit chat --thread {_render.safe(conversation.thread_id)}`",
             err=True,
         )
 
@@ -396,7 +521,7 @@ def threads_show(ctx: click.Context, thread_id: str, as_json: bool) -> None:
     if getattr(thread, "user", None):
         rows["user"] = thread.user
     for key, value in rows.items():
-        click.echo(f"{key + ':':9}{value}")
+        click.echo(f"{key + ':':9}{_render.safe(value)}")
 
 
 @threads.command(
@@ -447,12 +572,14 @@ def threads_rename(ctx: click.Context, thread_id: str, title: str, as_json: bool
 
     with _threads_backend(ctx) as (conversation, _client):
         if conversation is None:
-            _fail("the hosted admin API cannot rename threads; pass --client-secret of a session of the thread's user")
+            raise click.UsageError(
+                "the hosted admin API cannot rename threads; pass --client-secret of a session of the thread's user"
+            )
         thread = conversation.rename(title, thread_id=thread_id)
     if as_json:
         _render.echo_json(thread.model_dump(mode="json", exclude_none=True, exclude={"items"}))
     else:
-        click.echo(f"renamed {thread.id}: {thread.title}")
+        click.echo(f"renamed {_render.safe(thread.id)}: {_render.safe(thread.title)}")
 
 
 @threads.command(
@@ -605,7 +732,7 @@ def sessions_create(
     max_requests: int | None,
 ) -> None:
     """Create a session and print it as JSON, client secret included (hand that to a front end)."""
-    import json
+    from . import _render
 
     target = _target(ctx)
     client = target.require_api_key("sessions create")
@@ -620,7 +747,7 @@ def sessions_create(
         chatkit_configuration={"file_upload": {"enabled": uploads}} if uploads is not None else None,
         rate_limits={"max_requests_per_1_minute": max_requests} if max_requests else None,
     )
-    click.echo(json.dumps(session.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False))
+    click.echo(_render.json_text(session.model_dump(mode="json", exclude_none=True), indent=2))
 
 
 @sessions.command(
@@ -662,7 +789,7 @@ def upload(ctx: click.Context, paths: tuple[str, ...], client_secret: str | None
         conversation = target.chat()
         for path in paths:
             uploaded: Any = _upload(conversation.upload, path)
-            _render.echo_json(uploaded.model_dump(mode="json", exclude_none=True))
+            _render.echo_json(uploaded.model_dump(mode="json", exclude_none=True, exclude=_SPENT_UPLOAD_FIELDS))
         return
     if client_secret:
         target.client_secret = client_secret
@@ -681,7 +808,7 @@ def upload(ctx: click.Context, paths: tuple[str, ...], client_secret: str | None
             lambda file, on_progress=None: client.files.upload(file, client_secret=secret, on_progress=on_progress),
             path,
         )
-        _render.echo_json(uploaded.model_dump(mode="json", exclude_none=True))
+        _render.echo_json(uploaded.model_dump(mode="json", exclude_none=True, exclude=_SPENT_UPLOAD_FIELDS))
 
 
 def _upload(send: Callable[..., Any], path: str) -> Any:
@@ -721,54 +848,9 @@ Example:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 def dev_server(port: int, host: str) -> None:
     """Serve a local ChatKit server (at /chatkit) and the hosted-API emulator (under /v1) until Ctrl-C."""
-    import socket
+    from ._dev_server import run_dev_server
 
-    try:
-        import uvicorn
-
-        from ..testing import HostedEmulator, LocalChatKitServer, create_dev_app
-    except ImportError:
-        _fail("dev-server needs the testing extra: pip install 'chatkit-client[testing]'")
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        # Bound here, not by uvicorn, so a busy port is one clear error line and port 0 shows its real number.
-        sock.bind((host, port))
-    except OSError as err:
-        sock.close()
-        _fail(f"cannot listen on {host}:{port}: {err.strerror or err}")
-    bound = sock.getsockname()[1]
-    emulator = HostedEmulator()
-    server = LocalChatKitServer()
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    origin = f"http://{shown}:{bound}"
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        click.echo(f"warning: listening on {host}, reachable from other machines; this server has no auth", err=True)
-    click.echo(
-        f"ChatKit dev server on {origin}\n"
-        f"  self-hosted endpoint: {origin}/chatkit\n"
-        f"  hosted emulator:      {origin}/v1 (API key {emulator.api_key})\n\n"
-        "Try:\n"
-        f"  chatkit --server-url {origin}/chatkit chat\n"
-        f"  chatkit --base-url {origin}/v1 --api-key {emulator.api_key} --workflow wf_demo chat\n\n"
-        "Press Ctrl-C to stop."
-    )
-    sys.stdout.flush()
-    config = uvicorn.Config(
-        create_dev_app(emulator, server),
-        host=host,
-        port=bound,
-        log_level="warning",
-        lifespan="off",
-        timeout_keep_alive=30,
-    )
-    try:
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        sock.close()
-        server.store.close()
+    run_dev_server(host, port, _fail)
 
 
 # -- load ------------------------------------------------------------------------------------------

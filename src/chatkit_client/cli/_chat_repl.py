@@ -28,6 +28,7 @@ Type a message and press Enter. Slash commands:
   /file PATH      attach a file to the next message
   /retry          answer the last message again
   /rename TITLE   rename this thread
+  //TEXT          send /TEXT (a message that starts with a slash)
   /help           this help
   /quit           leave (or Ctrl-D)
 Ctrl-C stops the answer being streamed."""
@@ -45,6 +46,8 @@ class Repl:
         self._target = target
         self._read = read
         self._files: list[str] = []
+        # Piped into a script, a failed turn must show in the exit status, as `chatkit send` does.
+        self.failed = False
         self._chat: Chat = target.chat(thread_id=thread_id, uploads=True)
         self._live = _render.stdout_is_terminal()
         self._out = _render.console()
@@ -64,6 +67,7 @@ class Repl:
             click.echo(line)
 
     def _error(self, err: BaseException) -> None:
+        self.failed = True
         self._say(f"Error: {describe_error(err)}", "bold red")
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -84,7 +88,9 @@ class Repl:
             line = line.strip()
             if not line:
                 continue
-            if line.startswith("/"):
+            if line.startswith("//"):
+                line = line[1:]
+            elif line.startswith("/"):
                 if self._command(line) is False:
                     return
                 continue
@@ -122,7 +128,7 @@ class Repl:
                     self._say("no thread yet: send a message first", "yellow")
                 else:
                     thread = self._chat.rename(arg)
-                    self._say(f"renamed: {thread.title}", "dim")
+                    self._say(f"renamed: {_render.safe(thread.title)}", "dim")
             else:
                 self._say(f"unknown command {name}; /help lists them", "yellow")
         except Exception as err:
@@ -141,7 +147,7 @@ class Repl:
         current = self._chat.thread_id
         for thread in found:
             marker = "*" if thread.id == current else " "
-            self._say(f"{marker} {thread.id}  {thread.title or '(untitled)'}")
+            self._say(f"{marker} {_render.safe(thread.id)}  {_render.safe(thread.title) or '(untitled)'}")
 
     def _open(self, thread_id: str) -> None:
         if not thread_id:
@@ -150,7 +156,7 @@ class Repl:
         # Checked first, so a typo leaves the current conversation alone.
         thread = self._chat.get_thread(thread_id)
         self._chat = self._target.chat(thread_id=thread.id, uploads=True)
-        self._say(f"opened {thread.id}: {thread.title or '(untitled)'}", "dim")
+        self._say(f"opened {_render.safe(thread.id)}: {_render.safe(thread.title) or '(untitled)'}", "dim")
 
     def _attach(self, path: str) -> None:
         path = os.path.expanduser(path)
@@ -217,7 +223,7 @@ class Repl:
 
     def _answer_tool_call(self, name: str, arguments: dict[str, Any]) -> None:
         """Ask the user for the client tool's result; an empty line leaves the call pending."""
-        self._say(f"client tool {name} called with {json.dumps(arguments, ensure_ascii=False)}", "yellow")
+        self._say(f"client tool {_render.safe(name)} called with {_render.json_text(arguments)}", "yellow")
         while True:
             try:
                 raw = self._read("result (JSON, empty to skip)> ").strip()

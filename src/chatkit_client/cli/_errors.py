@@ -11,7 +11,16 @@ EXIT_INTERRUPTED = 130
 
 
 def describe_error(err: BaseException) -> str:
-    """One line for the user; for API errors the status code and request id, never a secret."""
+    """One line for the user; for API errors the status code and request id, never a secret.
+
+    The server wrote most of it, so control characters come out escaped (see `_terminal_text`).
+    """
+    from ._terminal_text import neutralise
+
+    return neutralise(_describe(err), multiline=False)
+
+
+def _describe(err: BaseException) -> str:
     from .._exceptions import APIStatusError, StreamError
 
     if isinstance(err, APIStatusError):
