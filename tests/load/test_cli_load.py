@@ -103,7 +103,8 @@ def test_no_backend_and_hosted_without_workflow_are_explained() -> None:
 
 def test_a_plan_the_engine_refuses_is_one_error_line() -> None:
     result = chatkit("--server-url", "http://127.0.0.1:9/chatkit", "load", "--users", "1", "--duration", "0s")
-    assert result.exit_code == 1
+    # Input refused before anything is sent is a usage error everywhere in the CLI: exit 2.
+    assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and "duration" in result.stderr
 
 
