@@ -14,32 +14,19 @@ from typing import Any
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from chatkit_client import StreamError
 from chatkit_client.cli._app import cli
 from chatkit_client.testing import serve_dev
 from chatkit_client.testing._dev import RunningDev
-
-# The CLI reads these; a developer's own values must not leak into the tests.
-_CLEAN_ENV: dict[str, str | None] = {
-    "OPENAI_API_KEY": None,
-    "OPENAI_BASE_URL": None,
-    "CHATKIT_SERVER_URL": None,
-    "CHATKIT_WORKFLOW_ID": None,
-    "CHATKIT_USER": None,
-    "CHATKIT_CLIENT_SECRET": None,
-}
+from tests.cli.runner import run
 
 
 @pytest.fixture(scope="module")
 def dev() -> Iterator[RunningDev]:
     with serve_dev() as running:
         yield running
-
-
-def run(args: list[str], *, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, args, input=input, env={**_CLEAN_ENV, **(env or {})}, prog_name="chatkit")
 
 
 def local(dev: RunningDev) -> list[str]:

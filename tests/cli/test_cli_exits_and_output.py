@@ -15,12 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from chatkit_client.cli._app import cli
 from chatkit_client.testing import serve_dev
 from chatkit_client.testing._dev import RunningDev
-from tests.cli.test_cli_commands import _CLEAN_ENV
+from tests.cli.runner import run
 from tests.cli.test_cli_processes import restore_sigint
 
 
@@ -28,10 +26,6 @@ from tests.cli.test_cli_processes import restore_sigint
 def dev() -> Iterator[RunningDev]:
     with serve_dev() as running:
         yield running
-
-
-def run(args: list[str], *, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, args, input=input, env={**_CLEAN_ENV, **(env or {})}, prog_name="chatkit")
 
 
 # -- usage errors exit 2 ---------------------------------------------------------------------------

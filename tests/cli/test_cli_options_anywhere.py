@@ -8,23 +8,20 @@ from collections.abc import Iterator
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from chatkit_client import StreamError
 from chatkit_client.cli._app import TARGET_OPTIONS, cli
 from chatkit_client.testing import serve_dev, serve_local_server
 from chatkit_client.testing._dev import RunningDev
-from tests.cli.test_cli_commands import _CLEAN_ENV, _all_commands
+from tests.cli.runner import run
+from tests.cli.test_cli_commands import _all_commands
 
 
 @pytest.fixture(scope="module")
 def dev() -> Iterator[RunningDev]:
     with serve_dev() as running:
         yield running
-
-
-def run(args: list[str], *, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, args, input=input, env=_CLEAN_ENV, prog_name="chatkit")
 
 
 def _refused_url() -> str:

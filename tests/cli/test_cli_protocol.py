@@ -11,26 +11,12 @@ from typing import Any
 
 import pexpect
 import pytest
-from click.testing import CliRunner, Result
 
 from chatkit_client import ChatKit
-from chatkit_client.cli._app import cli
 from chatkit_client.testing import RunningLocalServer, serve_dev, serve_local_server
 from chatkit_client.testing._dev import RunningDev
+from tests.cli.runner import run
 from tests.integration.test_protocol_operations import check_export, seed
-
-_CLEAN_ENV: dict[str, str | None] = {
-    "OPENAI_API_KEY": None,
-    "OPENAI_BASE_URL": None,
-    "CHATKIT_SERVER_URL": None,
-    "CHATKIT_WORKFLOW_ID": None,
-    "CHATKIT_USER": None,
-    "CHATKIT_CLIENT_SECRET": None,
-}
-
-
-def run(args: list[str], *, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, args, input=input, env=_CLEAN_ENV, prog_name="chatkit")
 
 
 @pytest.fixture

@@ -7,20 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from chatkit_client.cli._app import cli
 from chatkit_client.testing import serve_local_server
 from chatkit_client.testing._server import RunningLocalServer
-
-_CLEAN_ENV: dict[str, str | None] = {
-    "OPENAI_API_KEY": None,
-    "OPENAI_BASE_URL": None,
-    "CHATKIT_SERVER_URL": None,
-    "CHATKIT_WORKFLOW_ID": None,
-    "CHATKIT_USER": None,
-    "CHATKIT_CLIENT_SECRET": None,
-}
+from tests.cli.runner import run
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +21,7 @@ def server() -> Iterator[RunningLocalServer]:
 
 
 def chatkit(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env=_CLEAN_ENV, prog_name="chatkit")
+    return run(args)
 
 
 def test_closed_model_prints_the_table_the_chart_and_writes_the_json(
