@@ -118,6 +118,11 @@ class ApiResponse:
             return None
         try:
             return json.loads(self.content)
+        except RecursionError as err:
+            # json's decoder recurses per nesting level: a hostile body nested deeper than Python's stack.
+            raise APIResponseValidationError(
+                "the JSON answer is nested too deeply to decode; no ChatKit answer is shaped like that"
+            ) from err
         except ValueError as err:
             excerpt = self.content[:200].decode("utf-8", "replace")
             raise APIResponseValidationError(
