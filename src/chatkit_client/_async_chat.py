@@ -537,8 +537,13 @@ class AsyncChat:
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _find_last_user_message(self, thread_id: str) -> str | None:
-        page = await self._items_page(list_params(limit=20, order="desc", after=None, thread_id=thread_id))
-        return newest_user_message_id(page.data)
+        # Newest first, page by page: an answer may have added more items than one page since the message.
+        first = await self._items_page(list_params(limit=20, order="desc", after=None, thread_id=thread_id))
+        async for page in first.iter_pages():
+            found = newest_user_message_id(page.data)
+            if found is not None:
+                return found
+        return None
 
     async def _ensure_session(self) -> ChatSession | None:
         """Create or renew the hosted session when needed; exactly one task does it at a time."""

@@ -540,8 +540,13 @@ class Chat:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _find_last_user_message(self, thread_id: str) -> str | None:
-        page = self._items_page(list_params(limit=20, order="desc", after=None, thread_id=thread_id))
-        return newest_user_message_id(page.data)
+        # Newest first, page by page: an answer may have added more items than one page since the message.
+        first = self._items_page(list_params(limit=20, order="desc", after=None, thread_id=thread_id))
+        for page in first.iter_pages():
+            found = newest_user_message_id(page.data)
+            if found is not None:
+                return found
+        return None
 
     def _ensure_session(self) -> ChatSession | None:
         """Create or renew the hosted session when needed; exactly one caller does it at a time."""

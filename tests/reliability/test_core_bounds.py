@@ -351,6 +351,51 @@ async def test_retry_on_a_thread_without_a_user_message_is_refused_before_sendin
     assert documented.seen == ["items.list"]  # looked for one; never sent threads.retry_after_item
 
 
+@pytest.mark.anyio
+async def test_retry_finds_the_last_user_message_behind_more_than_one_page_of_newer_items(
+    kind: str, documented: DocumentedServer
+) -> None:
+    from datetime import datetime, timedelta
+
+    from chatkit.types import (
+        AssistantMessageContent,
+        AssistantMessageItem,
+        InferenceOptions,
+        ThreadMetadata,
+        UserMessageTextContent,
+    )
+    from chatkit.types import UserMessageItem as SdkUserMessageItem
+
+    from chatkit_client.testing import RequestContext
+
+    store, context, start = documented.server.store, RequestContext(headers={}), datetime(2026, 1, 1)
+    thread_id = f"thr_deep_{kind}"
+    await store.save_thread(ThreadMetadata(id=thread_id, created_at=start), context)
+    user = SdkUserMessageItem(
+        id=f"msg_user_{kind}",
+        thread_id=thread_id,
+        created_at=start,
+        content=[UserMessageTextContent(text="tell me more")],
+        attachments=[],
+        inference_options=InferenceOptions(),
+    )
+    await store.add_thread_item(thread_id, user, context)
+    for index in range(30):  # more than one 20-item page of answers after the user's message
+        answer = AssistantMessageItem(
+            id=f"msg_answer_{kind}_{index:02d}",
+            thread_id=thread_id,
+            created_at=start + timedelta(seconds=index + 1),
+            content=[AssistantMessageContent(text=f"part {index}", annotations=[])],
+        )
+        await store.add_thread_item(thread_id, answer, context)
+    client = make_client(kind, server_url=documented.url, timeout=5)
+    documented.seen.clear()
+    reply = await resolve(client.chat(thread_id=thread_id).retry())
+    await close(client)
+    assert documented.seen == ["items.list", "items.list", "threads.retry_after_item"]
+    assert reply.text == "You said: tell me more"
+
+
 # -- issue 8: reply.thread on every turn ------------------------------------------------------------------
 
 
