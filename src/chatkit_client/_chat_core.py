@@ -34,8 +34,8 @@ from ._exceptions import (
 from ._files import FileInput, PreparedFile, prepare_file
 from ._protocol import check_json_serialisable, tool_output_request
 from ._reply import Reply, ReplyBuilder
+from ._requests import RequestSpec
 from ._sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
-from ._transport import RequestSpec
 from .types import (
     Attachment,
     ChatSession,

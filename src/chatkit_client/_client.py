@@ -26,16 +26,15 @@ from ._in_process import InProcess
 from ._protocol import check_strings, is_streaming
 from ._redact import install_log_redaction, redact_url
 from ._reply import Reply
+from ._requests import FilePart, RequestSpec
 from ._retry import IDEMPOTENT_PROTOCOL_REQUESTS
 from ._sentinels import NOT_GIVEN, NotGiven
 from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._transport import (
     DEFAULT_TIMEOUT,
     AsyncTransport,
-    FilePart,
     HttpxAsyncClient,
     HttpxClient,
-    RequestSpec,
     SyncTransport,
     Timeout,
     TimeoutTypes,

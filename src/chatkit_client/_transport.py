@@ -27,7 +27,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, TypeAlias
 
 import httpx2
@@ -42,7 +42,6 @@ from ._constants import (
 )
 from ._exceptions import (
     APIConnectionError,
-    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     BodyFailedAfterStatusError,
@@ -52,6 +51,7 @@ from ._exceptions import (
     status_error_class,
 )
 from ._redact import redact_url
+from ._requests import ApiResponse, RequestSpec, media_type
 from ._retry import BODY_NOTE, Reach, retry_decision
 from ._sentinels import NOT_GIVEN, NotGiven
 
@@ -77,63 +77,8 @@ HttpxAsyncClient = httpx2.AsyncClient
 TimeoutTypes: TypeAlias = "float | httpx2.Timeout | None"
 DEFAULT_TIMEOUT = httpx2.Timeout(DEFAULT_READ_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
 
-# (filename, binary file object, MIME type) for the single multipart part a ChatKit upload has.
-FilePart: TypeAlias = tuple[str, IO[bytes], str]
-
 # A timeout that fires this close to the deadline is the deadline's.
 _DEADLINE_SLACK = 0.05
-
-
-@dataclass(frozen=True)
-class RequestSpec:
-    """Everything needed to send one request; built by pure code, sent by a transport.
-
-    `idempotent` says whether sending it twice is harmless; when False (the default) it is sent
-    again only when it certainly was not processed (see `_retry`). `not_found_hint` is added to a
-    404 or 405 answer's message, to say which URL setting to check.
-    """
-
-    method: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    params: Mapping[str, str | int] | None = None
-    json: object | None = None
-    files: Mapping[str, FilePart] | None = None
-    content: bytes | IO[bytes] | None = None
-    idempotent: bool = False
-    not_found_hint: str | None = None
-
-
-@dataclass(frozen=True)
-class ApiResponse:
-    """A finished 2xx answer."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
-    request_id: str | None
-
-    def json(self) -> Any:
-        if not self.content:
-            return None
-        try:
-            return json.loads(self.content)
-        except RecursionError as err:
-            # json's decoder recurses per nesting level: a hostile body nested deeper than Python's stack.
-            raise APIResponseValidationError(
-                "the JSON answer is nested too deeply to decode; no ChatKit answer is shaped like that"
-            ) from err
-        except ValueError as err:
-            excerpt = self.content[:200].decode("utf-8", "replace")
-            raise APIResponseValidationError(
-                f"expected a JSON body but got {self.headers.get('content-type', 'no content type')}: {excerpt!r}",
-                body=excerpt,
-            ) from err
-
-
-def media_type(headers: Mapping[str, str]) -> str:
-    """`text/event-stream` from `Content-Type: text/event-stream; charset=utf-8`."""
-    return headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
 def _to_timeout(value: TimeoutTypes | NotGiven, default: httpx2.Timeout) -> httpx2.Timeout:

@@ -10,7 +10,7 @@ from ._shared import parse_model
 
 if TYPE_CHECKING:
     from .._client import AsyncChatKit, ChatKit
-    from .._transport import RequestSpec
+    from .._requests import RequestSpec
 
 __all__ = ["AsyncFiles", "Files"]
 
