@@ -295,7 +295,10 @@ ITEMS: list[Item] = [
         "(8)",
         "",
         CORE,
-        data=("test_every_reply_carries_the_thread_with_its_title",),
+        data=(
+            "test_every_reply_carries_the_thread_with_its_title",
+            "test_retry_finds_the_last_user_message_behind_more_than_one_page_of_newer_items",
+        ),
         checks=(
             "test_a_tool_output_with_no_pending_call_is_refused_before_sending",
             "test_a_structured_input_answered_twice_is_refused_before_sending",

@@ -327,7 +327,7 @@ def test_cli_error_line_for_a_bad_key_names_it_without_showing_it() -> None:
     port = _closed_port()
     args = ["--api-key", SECRET_KEY + "\r", "--base-url", f"http://127.0.0.1:{port}/v1", "threads", "list"]
     result = CliRunner().invoke(cli, args, env={"OPENAI_API_KEY": None})
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # refused before sending: a usage error, as everywhere in the CLI
     assert result.stderr.startswith("Error: api_key: contains a line break")
     assert SECRET_KEY[6:] not in result.output and "Traceback" not in result.output
 
