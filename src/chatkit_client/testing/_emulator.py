@@ -141,7 +141,7 @@ class HostedEmulator:
     @property
     def sessions(self) -> Mapping[str, SessionInfo]:
         with self._state.lock:
-            now = self._now()
+            now = self._state.now()
             return MappingProxyType({sid: s.snapshot(now) for sid, s in self._state.sessions.items()})
 
     @property
@@ -162,10 +162,7 @@ class HostedEmulator:
     def now(self) -> float:
         """The emulator's clock (Unix seconds): wall time plus everything passed to `advance`."""
         with self._state.lock:
-            return self._now()
-
-    def _now(self) -> float:
-        return self._state.now()
+            return self._state.now()
 
     # ---------------------------------------------------------------------------------- controls
 
@@ -244,7 +241,7 @@ class HostedEmulator:
     def expire(self, session_id: str) -> None:
         """Make a session expire now: its secret answers 401 and its status reads `expired`."""
         with self._state.lock:
-            self._state.sessions[session_id].expires_at = math.floor(self._now())
+            self._state.sessions[session_id].expires_at = math.floor(self._state.now())
 
     def advance(self, seconds: float) -> None:
         """Move the emulator's clock forward (session expiry, rate-limit windows, timestamps)."""
