@@ -364,6 +364,10 @@ def rest_item(thread_id: str, item: ItemRecord) -> dict[str, Any]:
     return base | {"type": f"chatkit.{kind}"}
 
 
+# A page's size when the request names none, for the REST lists and the protocol's lists alike.
+PAGE_SIZE = 20
+
+
 def paginate(
     records: Sequence[T],
     key: Callable[[T], str],
