@@ -1,6 +1,7 @@
 """`chatkit conformance`: run the numbered conformance cases against a ChatKit server and print the table.
 
-Only click at module level, like the other commands: the suite, httpx2 and rich load when it runs.
+Only click and the CLI's plain modules at module level, like the other commands: the suite, httpx2 and rich
+load when it runs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from . import _render
+from ._target import Target
 
 if TYPE_CHECKING:
     from ..conformance import Report
@@ -91,11 +95,11 @@ def conformance(
         _print_cases(select_cases(cases))
         return
     # The group's --server-url/--header (or CHATKIT_SERVER_URL) apply when the command has none of its own.
-    group = ctx.obj
-    if server_url is None and app is None:
-        server_url = getattr(group, "server_url", None)
-    if not headers:
-        headers = dict(getattr(group, "headers", None) or {})
+    group = ctx.find_object(Target)
+    if server_url is None and app is None and group is not None:
+        server_url = group.server_url
+    if not headers and group is not None:
+        headers = dict(group.headers)
     if server_url is not None and app is not None:
         raise click.UsageError("pass --server-url or --app, not both")
     if server_url is None and app is None:
@@ -116,8 +120,6 @@ def conformance(
 def _print_cases(cases: Sequence[Any]) -> None:
     from rich.table import Table
 
-    from . import _render
-
     table = Table(box=None, pad_edge=False)
     for column in ("case", "level", "section", "title"):
         table.add_column(column, no_wrap=column != "title")
@@ -132,7 +134,6 @@ def _print_report(report: Report, *, strict: bool) -> None:
     from rich.text import Text
 
     from ..conformance import format_failures
-    from . import _render
 
     console = _render.console()
     console.print(Text(f"ChatKit conformance of {report.target}", style="bold"))
