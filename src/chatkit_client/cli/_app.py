@@ -1,8 +1,8 @@
 """The `chatkit` click group and its commands.
 
-Only click and the CLI's own plain modules are imported at module level (`_render` loads rich inside its
-functions): the client (pydantic, httpx2) and rich load inside the commands that need them, so
-`chatkit --help` starts fast.
+Only click and the small CLI modules (`_target`, `_threads_backend`, ...) are imported at module level:
+`_render`, the client (pydantic, httpx2) and rich load when a command first needs them, so `chatkit --help`
+starts fast.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from .._version import __version__
-from . import _render
 from ._conformance import conformance
 from ._errors import EXIT_INTERRUPTED, describe_error
 from ._load import load
@@ -24,6 +23,30 @@ from ._target import Target, accept_target_options, check_url, parse_headers, pa
 from ._threads_backend import threads_backend, uses_admin_api
 
 __all__ = ["Target", "cli"]
+
+
+class _OnFirstUse:
+    """Stands in for a module and imports it at the first attribute look-up."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._module is None:
+            import importlib
+
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attribute)
+
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from . import _render
+else:
+    # The one import of the output helpers: type-checked as the module, loaded only by a command that prints.
+    _render = _OnFirstUse(f"{__package__}._render")
 
 _LARGE_FILE = 1024 * 1024
 # Where the bytes were to be sent: spent once the upload is done, and no use to whoever reads the output.

@@ -1,7 +1,7 @@
 """`chatkit conformance`: run the numbered conformance cases against a ChatKit server and print the table.
 
-Only click and the CLI's plain modules at module level, like the other commands: the suite, httpx2 and rich
-load when it runs.
+Only click (and `_target`) at module level, like the other commands: the suite, httpx2 and rich load when it
+runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import _render
 from ._target import Target
 
 if TYPE_CHECKING:
@@ -120,6 +119,8 @@ def conformance(
 def _print_cases(cases: Sequence[Any]) -> None:
     from rich.table import Table
 
+    from . import _render
+
     table = Table(box=None, pad_edge=False)
     for column in ("case", "level", "section", "title"):
         table.add_column(column, no_wrap=column != "title")
@@ -134,6 +135,7 @@ def _print_report(report: Report, *, strict: bool) -> None:
     from rich.text import Text
 
     from ..conformance import format_failures
+    from . import _render
 
     console = _render.console()
     console.print(Text(f"ChatKit conformance of {report.target}", style="bold"))
