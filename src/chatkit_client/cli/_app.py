@@ -1,13 +1,14 @@
 """The `chatkit` click group and its commands.
 
-Only click is imported at module level: the client (pydantic, httpx2) and rich load inside the commands
-that need them, so `chatkit --help` starts fast.
+Only click and the small CLI modules (`_target`, `_threads_backend`, ...) are imported at module level:
+`_render`, the client (pydantic, httpx2) and rich load when a command first needs them, so `chatkit --help`
+starts fast.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -16,107 +17,40 @@ import click
 from .._version import __version__
 from ._conformance import conformance
 from ._errors import EXIT_INTERRUPTED, describe_error
-
-if TYPE_CHECKING:
-    from .._chat import Chat
-    from .._client import ChatKit
+from ._load import load
+from ._target import TARGET_OPTIONS as TARGET_OPTIONS
+from ._target import Target, accept_target_options, check_url, parse_headers, pass_target
+from ._threads_backend import threads_backend, uses_admin_api
 
 __all__ = ["Target", "cli"]
+
+
+class _OnFirstUse:
+    """Stands in for a module and imports it at the first attribute look-up."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._module is None:
+            import importlib
+
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attribute)
+
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from . import _render
+else:
+    # The one import of the output helpers: type-checked as the module, loaded only by a command that prints.
+    _render = _OnFirstUse(f"{__package__}._render")
 
 _LARGE_FILE = 1024 * 1024
 # Where the bytes were to be sent: spent once the upload is done, and no use to whoever reads the output.
 _SPENT_UPLOAD_FIELDS = {"upload_descriptor", "upload_url"}
-
-
-class Target:
-    """Which backend the command talks to, from the global options; builds the client on first use.
-
-    >>> Target(server_url="http://127.0.0.1:8000/chatkit").client().is_self_hosted  # doctest: +SKIP
-    True
-    """
-
-    def __init__(
-        self,
-        *,
-        server_url: str | None = None,
-        headers: dict[str, str] | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        workflow: str | None = None,
-        user: str | None = None,
-        client_secret: str | None = None,
-        debug: bool = False,
-    ) -> None:
-        self.server_url = server_url
-        self.headers = headers or {}
-        self.api_key = api_key
-        self.base_url = base_url
-        self.workflow = workflow
-        self.user = user
-        self.client_secret = client_secret
-        self.debug = debug
-        self._client: ChatKit | None = None
-
-    def __repr__(self) -> str:
-        # The API key and client secret stay out of reprs (and so out of --debug tracebacks' locals).
-        return f"Target(server_url={self.server_url!r}, base_url={self.base_url!r}, workflow={self.workflow!r})"
-
-    @property
-    def self_hosted(self) -> bool:
-        return self.server_url is not None
-
-    def client(self) -> ChatKit:
-        if self._client is None:
-            from .._client import ChatKit
-
-            if self.server_url is not None:
-                self._client = ChatKit(server_url=self.server_url, headers=self.headers or None)
-            else:
-                if not self.api_key and not self.client_secret:
-                    raise click.UsageError(
-                        "no ChatKit backend given: pass --server-url URL (or set CHATKIT_SERVER_URL) for your own "
-                        "server, or --api-key KEY (or set OPENAI_API_KEY) for OpenAI's hosted API"
-                    )
-                self._client = ChatKit(api_key=self.api_key or None, base_url=self.base_url)
-        return self._client
-
-    def user_id(self) -> str:
-        """The hosted user; generated (and shown, so it can be reused) when none was given."""
-        if not self.user:
-            import secrets
-
-            self.user = f"cli-{secrets.token_hex(4)}"
-            click.echo(f"user: {self.user} (pass --user or set CHATKIT_USER to keep using these threads)", err=True)
-        return self.user
-
-    def workflow_id(self) -> str:
-        if not self.workflow:
-            raise click.UsageError(
-                "hosted conversations need a workflow: pass --workflow wf_... or set CHATKIT_WORKFLOW_ID"
-            )
-        return self.workflow
-
-    def chat(self, *, thread_id: str | None = None, uploads: bool = False) -> Chat:
-        """A conversation on the target: self-hosted, an existing session, or sessions created for --user."""
-        client = self.client()
-        if self.self_hosted:
-            return client.chat(thread_id=thread_id)
-        if self.client_secret:
-            return client.chat(client_secret=self.client_secret, thread_id=thread_id)
-        workflow = self.workflow_id()
-        config: Any = {"file_upload": {"enabled": True}} if uploads else None
-        return client.chat(user=self.user_id(), workflow=workflow, thread_id=thread_id, chatkit_configuration=config)
-
-    def require_api_key(self, what: str) -> ChatKit:
-        if self.self_hosted:
-            raise click.UsageError(f"{what} is part of OpenAI's hosted API; it does not apply to --server-url")
-        if not self.api_key:
-            raise click.UsageError(f"{what} needs an API key: pass --api-key or set OPENAI_API_KEY")
-        return self.client()
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
 
 
 class _Group(click.Group):
@@ -170,108 +104,6 @@ def _fail(message: str, *, code: int = 1) -> NoReturn:
     raise click.exceptions.Exit(code)
 
 
-def _parse_headers(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for value in values:
-        name, sep, rest = value.partition(":")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"expected 'Name: value', got {value.split(':')[0]!r}...", ctx, param)
-        headers[name.strip()] = rest.strip()
-    return headers
-
-
-def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from urllib.parse import urlsplit
-
-    if value is None:
-        return None
-    try:
-        parts = urlsplit(value)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise click.BadParameter(f"expected an http:// or https:// URL with a host, got {value!r}", ctx, param)
-    return value
-
-
-# -- the target options, accepted before or after the command ------------------------------------
-# (option names, the Target attribute it sets, click.Option settings)
-TARGET_OPTIONS: tuple[tuple[tuple[str, ...], str, dict[str, Any]], ...] = (
-    (("--server-url",), "server_url", {"metavar": "URL", "help": "Your ChatKit server URL.", "callback": _check_url}),
-    (
-        ("--header", "headers"),
-        "headers",
-        {
-            "multiple": True,
-            "metavar": "'NAME: VALUE'",
-            "callback": _parse_headers,
-            "help": "A header for the self-hosted server; repeatable.",
-        },
-    ),
-    (("--api-key",), "api_key", {"metavar": "KEY", "help": "OpenAI API key (hosted)."}),
-    (("--base-url",), "base_url", {"metavar": "URL", "help": "Hosted API base URL.", "callback": _check_url}),
-    (("--workflow",), "workflow", {"metavar": "ID", "help": "Workflow id (hosted)."}),
-    (("--user",), "user", {"metavar": "ID", "help": "End-user id (hosted)."}),
-    (
-        ("--client-secret",),
-        "client_secret",
-        {"metavar": "SECRET", "help": "Use an existing hosted session instead of creating one."},
-    ),
-    (("--debug",), "debug", {"is_flag": True, "help": "Show tracebacks."}),
-)
-"""The options that say which backend to talk to.
-
-The root group declares them (with their environment variables); every command added to a `_Group` gets a
-copy without environment variables (`accept_target_options`), so they can also follow the command's name. A
-value given after the command wins over one given before it (headers merge, a later header of the same name
-winning); a command that declares an option of the same name itself (`sessions create --user`) keeps its own.
-"""
-
-
-def accept_target_options(command: click.Command) -> None:
-    """Let `command` take the target options after its name: `chatkit send hi --server-url URL`.
-
-    Done by `_Group.add_command` for every command and sub-group, so a new command needs nothing more.
-    """
-    taken = {opt for param in command.params for opt in param.opts}
-    for decls, attribute, settings in TARGET_OPTIONS:
-        if taken.intersection(decl for decl in decls if decl.startswith("-")):
-            continue
-        command.params.append(
-            click.Option(
-                decls,
-                **{key: value for key, value in settings.items() if key != "callback"},
-                expose_value=False,
-                callback=_late_target_option(attribute, settings.get("callback")),
-            )
-        )
-
-
-def _late_target_option(attribute: str, check: Any) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    def apply(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value is None or value is False or value == ():
-            return value  # not given here: what came before the command stands
-        if check is not None:
-            value = check(ctx, param, value)
-        target = ctx.find_object(Target)
-        if target is None:  # pragma: no cover - the root group always makes one first
-            return value
-        if attribute == "headers":
-            target.headers = {**target.headers, **value}
-        else:
-            setattr(target, attribute, value)
-        return value
-
-    return apply
-
-
-def _target(ctx: click.Context) -> Target:
-    target = ctx.find_object(Target)
-    assert target is not None
-    return target
-
-
 @click.group(
     cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
@@ -288,7 +120,7 @@ Examples:
     envvar="CHATKIT_SERVER_URL",
     show_envvar=True,
     metavar="URL",
-    callback=_check_url,
+    callback=check_url,
     help="Your ChatKit server URL.",
 )
 @click.option(
@@ -296,7 +128,7 @@ Examples:
     "headers",
     multiple=True,
     metavar="'NAME: VALUE'",
-    callback=_parse_headers,
+    callback=parse_headers,
     help="A header for the self-hosted server; repeatable.",
 )
 @click.option("--api-key", envvar="OPENAI_API_KEY", metavar="KEY", help="OpenAI API key (hosted).", show_envvar=True)
@@ -304,7 +136,7 @@ Examples:
     "--base-url",
     envvar="OPENAI_BASE_URL",
     metavar="URL",
-    callback=_check_url,
+    callback=check_url,
     help="Hosted API base URL.",
     show_envvar=True,
 )
@@ -363,20 +195,19 @@ Example:
 """
 )
 @click.option("--thread", "thread_id", metavar="ID", help="Continue this thread.")
-@click.pass_context
-def chat(ctx: click.Context, thread_id: str | None) -> None:
+@pass_target
+def chat(target: Target, thread_id: str | None) -> None:
     """An interactive conversation (type /help for the slash commands; Ctrl-D leaves).
 
     With its input piped, the exit status is 1 when a turn or a command failed.
     """
     from ._chat_repl import Repl
 
-    target = _target(ctx)
     repl = Repl(target, thread_id=thread_id)
     repl.run()
     if repl.failed and not sys.stdin.isatty():
         # Typed at a terminal, the error was seen and the conversation went on; from a script, it must show.
-        ctx.exit(1)
+        click.get_current_context().exit(1)
 
 
 # -- send ------------------------------------------------------------------------------------------
@@ -394,16 +225,13 @@ Examples:
 )
 @click.option("--thread", "thread_id", metavar="ID", help="Continue this thread instead of starting one.")
 @click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line (NDJSON).")
-@click.pass_context
-def send(ctx: click.Context, text: str, files: tuple[str, ...], thread_id: str | None, as_json: bool) -> None:
+@pass_target
+def send(target: Target, text: str, files: tuple[str, ...], thread_id: str | None, as_json: bool) -> None:
     """Send one message (TEXT, or `-` to read it from stdin); the answer streams to stdout, the thread id to stderr."""
-    from . import _render
-
     if text == "-":
         text = sys.stdin.read().rstrip("\n")
     if not text.strip() and not files:
         raise click.UsageError("nothing to send: TEXT is empty and no --file was given")
-    target = _target(ctx)
     conversation = target.chat(thread_id=thread_id, uploads=bool(files))
     view = _render.PlainView()
     stream = conversation.stream(text or None, files=list(files) or None)
@@ -446,17 +274,6 @@ def threads() -> None:
     """
 
 
-@contextmanager
-def _threads_backend(ctx: click.Context) -> Iterator[tuple[Chat | None, ChatKit]]:
-    """A Chat for protocol calls, or None when the hosted admin REST API is the way."""
-    target = _target(ctx)
-    if target.self_hosted or target.client_secret:
-        conversation = target.chat()
-        yield conversation, target.client()
-    else:
-        yield None, target.require_api_key("the threads admin API")
-
-
 def _json_option(func: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line).")(func)
 
@@ -470,20 +287,12 @@ Example:
 )
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many threads.")
 @_json_option
-@click.pass_context
-def threads_list(ctx: click.Context, limit: int, as_json: bool) -> None:
+@pass_target
+def threads_list(target: Target, limit: int, as_json: bool) -> None:
     """The newest threads first."""
     from itertools import islice
 
-    from . import _render
-
-    with _threads_backend(ctx) as (conversation, client):
-        page: Any
-        if conversation is not None:
-            page = conversation.threads(limit=min(limit, 100))
-        else:
-            page = client.threads.list(user=_target(ctx).user, limit=min(limit, 100))
-        found = list(islice(page, limit))
+    found = list(islice(threads_backend(target).list(page_size=min(limit, 100)), limit))
     if as_json:
         for thread in found:
             _render.echo_json(thread.model_dump(mode="json", exclude_none=True, exclude={"items"}))
@@ -502,13 +311,10 @@ Example:
 )
 @click.argument("thread_id", metavar="ID")
 @_json_option
-@click.pass_context
-def threads_show(ctx: click.Context, thread_id: str, as_json: bool) -> None:
+@pass_target
+def threads_show(target: Target, thread_id: str, as_json: bool) -> None:
     """A thread's id, title, creation time and status."""
-    from . import _render
-
-    with _threads_backend(ctx) as (conversation, client):
-        thread: Any = conversation.get_thread(thread_id) if conversation else client.threads.retrieve(thread_id)
+    thread = threads_backend(target).show(thread_id)
     if as_json:
         _render.echo_json(thread.model_dump(mode="json", exclude_none=True, exclude={"items"}))
         return
@@ -518,8 +324,9 @@ def threads_show(ctx: click.Context, thread_id: str, as_json: bool) -> None:
         "created": thread.created_at.isoformat() if thread.created_at else "",
         "status": thread.status.type,
     }
-    if getattr(thread, "user", None):
-        rows["user"] = thread.user
+    user = getattr(thread, "user", None)  # the admin API's threads name their user; the protocol's do not
+    if user:
+        rows["user"] = user
     for key, value in rows.items():
         click.echo(f"{key + ':':9}{_render.safe(value)}")
 
@@ -534,20 +341,12 @@ Example:
 @click.argument("thread_id", metavar="ID")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="At most this many items.")
 @_json_option
-@click.pass_context
-def threads_items(ctx: click.Context, thread_id: str, limit: int, as_json: bool) -> None:
+@pass_target
+def threads_items(target: Target, thread_id: str, limit: int, as_json: bool) -> None:
     """A thread's items, oldest first."""
     from itertools import islice
 
-    from . import _render
-
-    with _threads_backend(ctx) as (conversation, client):
-        page: Any
-        if conversation is not None:
-            page = conversation.items(thread_id, limit=min(limit, 100))
-        else:
-            page = client.threads.list_items(thread_id, limit=min(limit, 100), order="asc")
-        found = list(islice(page, limit))
+    found = list(islice(threads_backend(target).items(thread_id, page_size=min(limit, 100)), limit))
     if as_json:
         for item in found:
             _render.echo_json(item.model_dump(mode="json", exclude_none=True))
@@ -565,17 +364,10 @@ Example:
 @click.argument("thread_id", metavar="ID")
 @click.argument("title")
 @_json_option
-@click.pass_context
-def threads_rename(ctx: click.Context, thread_id: str, title: str, as_json: bool) -> None:
+@pass_target
+def threads_rename(target: Target, thread_id: str, title: str, as_json: bool) -> None:
     """Set a thread's title (over the protocol: self-hosted, or hosted with --client-secret)."""
-    from . import _render
-
-    with _threads_backend(ctx) as (conversation, _client):
-        if conversation is None:
-            raise click.UsageError(
-                "the hosted admin API cannot rename threads; pass --client-secret of a session of the thread's user"
-            )
-        thread = conversation.rename(title, thread_id=thread_id)
+    thread = threads_backend(target).rename(thread_id, title)
     if as_json:
         _render.echo_json(thread.model_dump(mode="json", exclude_none=True, exclude={"items"}))
     else:
@@ -591,16 +383,10 @@ Example:
 )
 @click.argument("thread_id", metavar="ID")
 @_json_option
-@click.pass_context
-def threads_delete(ctx: click.Context, thread_id: str, as_json: bool) -> None:
+@pass_target
+def threads_delete(target: Target, thread_id: str, as_json: bool) -> None:
     """Delete a thread and its items."""
-    from . import _render
-
-    with _threads_backend(ctx) as (conversation, client):
-        if conversation is not None:
-            conversation.delete_thread(thread_id)
-        else:
-            client.threads.delete(thread_id)
+    threads_backend(target).delete(thread_id)
     if as_json:
         _render.echo_json({"id": thread_id, "deleted": True})
     else:
@@ -626,8 +412,8 @@ Examples:
     metavar="FILE.jsonl",
     help="Where to write (- for stdout).",
 )
-@click.pass_context
-def threads_export(ctx: click.Context, thread_ids: tuple[str, ...], export_all: bool, output: str) -> None:
+@pass_target
+def threads_export(target: Target, thread_ids: tuple[str, ...], export_all: bool, output: str) -> None:
     """Write threads with all of their items to FILE.jsonl, one JSON object per line.
 
     Give THREAD_IDs, or --all, or (hosted admin API) --user USER for that user's threads. Over the protocol
@@ -638,21 +424,17 @@ def threads_export(ctx: click.Context, thread_ids: tuple[str, ...], export_all: 
 
     from .._export import export_line
 
-    target = _target(ctx)
     if thread_ids and export_all:
         raise click.UsageError("pass THREAD_IDs or --all, not both")
-    admin_api = not target.self_hosted and not target.client_secret
+    admin_api = uses_admin_api(target)
     by_user = not thread_ids and not export_all and admin_api and bool(target.user)
     if not thread_ids and not export_all and not by_user:
         with_user = ", --user USER" if admin_api else ""
         raise click.UsageError(f"say which threads to export: THREAD_ID...{with_user} or --all")
     ids = list(thread_ids) or None
-    with _threads_backend(ctx) as (conversation, client), _export_progress(len(thread_ids) or None) as advance:
-        records = (
-            conversation.export_threads(ids)
-            if conversation is not None
-            else client.threads.export(ids, user=target.user if by_user else None)
-        )
+    backend = threads_backend(target)
+    with _export_progress(len(thread_ids) or None) as advance:
+        records = backend.export(ids, user=target.user if by_user else None)
         count = items = 0
         if output == "-":
             for record in records:
@@ -682,8 +464,6 @@ def _export_progress(total: int | None) -> Iterator[Callable[[int], None]]:
         yield lambda items: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
-    from . import _render
 
     columns = (
         SpinnerColumn(),
@@ -722,9 +502,9 @@ Example:
 @click.option("--expires-in", type=click.IntRange(1, 600), metavar="SECONDS", help="Lifetime of the client secret.")
 @click.option("--uploads/--no-uploads", default=None, help="Allow file uploads in the session.")
 @click.option("--max-requests", type=click.IntRange(min=1), metavar="N", help="Rate limit: requests per minute.")
-@click.pass_context
+@pass_target
 def sessions_create(
-    ctx: click.Context,
+    target: Target,
     user: str | None,
     workflow: str | None,
     expires_in: int | None,
@@ -732,9 +512,6 @@ def sessions_create(
     max_requests: int | None,
 ) -> None:
     """Create a session and print it as JSON, client secret included (hand that to a front end)."""
-    from . import _render
-
-    target = _target(ctx)
     client = target.require_api_key("sessions create")
     if user:
         target.user = user
@@ -758,12 +535,10 @@ Example:
 """,
 )
 @click.argument("session_id", metavar="ID")
-@click.pass_context
-def sessions_cancel(ctx: click.Context, session_id: str) -> None:
+@pass_target
+def sessions_cancel(target: Target, session_id: str) -> None:
     """Cancel a session: its client secret stops working at once."""
-    from . import _render
-
-    client = _target(ctx).require_api_key("sessions cancel")
+    client = target.require_api_key("sessions cancel")
     session = client.sessions.cancel(session_id)
     _render.echo_json(session.model_dump(mode="json", exclude_none=True, exclude={"client_secret"}))
 
@@ -778,13 +553,9 @@ Examples:
 )
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--client-secret", metavar="SECRET", help="Upload with this hosted session (default: a new session).")
-@click.pass_context
-def upload(ctx: click.Context, paths: tuple[str, ...], client_secret: str | None) -> None:
+@pass_target
+def upload(target: Target, paths: tuple[str, ...], client_secret: str | None) -> None:
     """Upload files and print each one's id (as JSON lines); a progress bar shows for large files."""
-
-    from . import _render
-
-    target = _target(ctx)
     if target.self_hosted:
         conversation = target.chat()
         for path in paths:
@@ -823,8 +594,6 @@ def _upload(send: Callable[..., Any], path: str) -> Any:
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from . import _render
-
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=_render.console(stderr=True), transient=False) as progress:
         task = progress.add_task(os.path.basename(path), total=os.path.getsize(path))
@@ -854,10 +623,4 @@ def dev_server(port: int, host: str) -> None:
 
 
 # -- load ------------------------------------------------------------------------------------------
-def _register_load() -> None:
-    from ._load import load
-
-    cli.add_command(load)
-
-
-_register_load()
+cli.add_command(load)

@@ -16,7 +16,7 @@ from ._errors import describe_error
 if TYPE_CHECKING:
     from .._chat import Chat, ChatStream
     from ..types import StructuredInputItem, StructuredInputQuestion
-    from ._app import Target
+    from ._target import Target
 
 __all__ = ["HELP", "Repl"]
 

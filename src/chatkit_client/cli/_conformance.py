@@ -1,6 +1,7 @@
 """`chatkit conformance`: run the numbered conformance cases against a ChatKit server and print the table.
 
-Only click at module level, like the other commands: the suite, httpx2 and rich load when it runs.
+Only click (and `_target`) at module level, like the other commands: the suite, httpx2 and rich load when it
+runs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from ._target import Target
 
 if TYPE_CHECKING:
     from ..conformance import Report
@@ -91,11 +94,11 @@ def conformance(
         _print_cases(select_cases(cases))
         return
     # The group's --server-url/--header (or CHATKIT_SERVER_URL) apply when the command has none of its own.
-    group = ctx.obj
-    if server_url is None and app is None:
-        server_url = getattr(group, "server_url", None)
-    if not headers:
-        headers = dict(getattr(group, "headers", None) or {})
+    group = ctx.find_object(Target)
+    if server_url is None and app is None and group is not None:
+        server_url = group.server_url
+    if not headers and group is not None:
+        headers = dict(group.headers)
     if server_url is not None and app is not None:
         raise click.UsageError("pass --server-url or --app, not both")
     if server_url is None and app is None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from ._target import Target, pass_target
+
 __all__ = ["load"]
 
 _MAX_MESSAGES_FILE = 10 * 1024 * 1024
@@ -104,9 +106,9 @@ scheduled start, so queueing shows). Client tool calls are answered with --tool-
     help="The answer to every client tool call.",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the full report (JSON) here.")
-@click.pass_context
+@pass_target
 def load(
-    ctx: click.Context,
+    target: Target,
     users: int | None,
     spawn_rate: float | None,
     rate: float | None,
@@ -122,7 +124,6 @@ def load(
 ) -> None:
     """Load-test the target: virtual users hold conversations; latencies, throughput and errors are reported."""
     from ..load import LoadPlan, LoadTarget, run
-    from ._app import Target
 
     if (users is None) == (rate is None):
         raise click.UsageError("give --users N (closed model) or --rate R (open model)")
@@ -134,8 +135,6 @@ def load(
     if message_texts and not messages:
         raise click.BadParameter("messages must not be empty", param_hint="--message")
 
-    target = ctx.find_object(Target)
-    assert target is not None
     if target.server_url is None and not target.api_key and not target.client_secret:
         raise click.UsageError(
             "no ChatKit backend given: pass --server-url URL (or set CHATKIT_SERVER_URL) for your own "
