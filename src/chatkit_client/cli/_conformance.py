@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._target import Target
+from ._target import Target, parse_headers
 
 if TYPE_CHECKING:
     from ..conformance import Report
@@ -20,17 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["conformance"]
 
 _STYLES = {"PASS": "green", "FAIL": "bold red", "WARN": "yellow", "SKIP": "dim"}
-
-
-def _headers(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for value in values:
-        name, sep, rest = value.partition(":")
-        if not sep or not name.strip():
-            # Only the name is shown: the value is usually a credential.
-            raise click.BadParameter(f"expected 'Name: value', got {value.split(':')[0]!r}...", ctx, param)
-        headers[name.strip()] = rest.strip()
-    return headers
 
 
 @click.command(
@@ -49,7 +38,7 @@ Examples:
     "headers",
     multiple=True,
     metavar="'NAME: VALUE'",
-    callback=_headers,
+    callback=parse_headers,
     help="A header for every request (auth, ...); repeatable. Masked in reproducers.",
 )
 @click.option("--app", metavar="MODULE:ATTR", help="Test this ASGI app (its endpoint at /chatkit) instead of a URL.")

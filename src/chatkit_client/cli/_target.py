@@ -118,6 +118,7 @@ def parse_headers(ctx: click.Context, param: click.Parameter, values: Sequence[s
     for value in values:
         name, sep, rest = value.partition(":")
         if not sep or not name.strip():
+            # Only the name is shown: the value is usually a credential.
             raise click.BadParameter(f"expected 'Name: value', got {value.split(':')[0]!r}...", ctx, param)
         headers[name.strip()] = rest.strip()
     return headers
