@@ -33,11 +33,11 @@ from bench._replay import expected_text, replay_server
 from chatkit_client import AsyncChatKit, ChatKit
 
 FULL_SIZES = (5_000, 50_000)
-FULL_REPEATS = 5
+FULL_REPEATS = 3
 SMOKE_SIZES = (50,)
 SMOKE_REPEATS = 1
 SHORT_TURN = 20
-FIRST_EVENT_REPEATS = 21
+FIRST_EVENT_REPEATS = 11
 FLOOR = "floor: iter_bytes + split + json.loads"
 EVENT_SOURCE = "httpx2 EventSource + json.loads"
 OPENAI = "openai SSEDecoder + json.loads"

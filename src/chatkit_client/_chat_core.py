@@ -386,10 +386,22 @@ class EventDecoder:
 
     def text_or_event(self, data: str) -> str | ThreadStreamEvent:
         """Apply one payload: a plain text delta gives its text (no model made), anything else its event."""
-        if data.startswith(_DELTA_HEAD) and _DELTA_TYPE in data and not self.builder.keeps_events:
-            delta = self._plain_delta(data)
-            if delta is not None:
+        builder = self.builder
+        if not builder.keeps_events:
+            found = PLAIN_TEXT_DELTA.fullmatch(data)
+            if found is not None:
+                item_id, index, delta = found.groups()
+                try:
+                    builder.apply_text_delta(item_id, int(index), delta)
+                except StreamDecodeError as err:
+                    err.reply = builder.reply()
+                    raise
+                self.events += 1
                 return delta
+            if data.startswith(_DELTA_HEAD) and _DELTA_TYPE in data:
+                escaped = self._plain_delta(data)
+                if escaped is not None:
+                    return escaped
         return self.event(data)
 
     def apply_quietly(self, payloads: list[str]) -> None:
