@@ -203,6 +203,155 @@ def _first_event(rows: Rows, url: str, deltas: int, repeats: int) -> dict[str, f
     return {name: statistics.median(values) * 1000 for name, values in found.items()}
 
 
+MEMORY_DELTAS = 500_000
+SMOKE_MEMORY_DELTAS = 2_000
+
+
+def memory_child(origin: str, deltas: int, path: str) -> dict[str, Any]:
+    """In a fresh process: peak RSS growth while one row reads a turn of `deltas` deltas and keeps its text."""
+    from bench._replay import ReplayServer
+    from bench._servers import current_rss_mb, peak_rss_mb, reset_peak_rss
+
+    server = ReplayServer(origin=origin, pid=0)
+    rows = Rows()
+    row = {FLOOR: rows.floor, SEND: rows.send}[path]
+    try:
+        row(server.url(10))  # warm: connections, schemas, caches
+        gc.collect()
+        reset_peak_rss()
+        before = current_rss_mb()
+        text, _ = row(server.url(deltas))
+        peak = peak_rss_mb()
+        correct = text == expected_text(deltas)
+        del text
+    finally:
+        rows.close()
+    return {"growth_mb": peak - before, "correct": correct}
+
+
+def _memory(origin: str, deltas: int) -> list[dict[str, Any]]:
+    from bench._servers import run_child
+
+    found = {}
+    for name in (FLOOR, SEND):
+        found[name] = run_child("bench_floor", "memory_child", origin=origin, deltas=deltas, path=name)
+    if not all(result["correct"] for result in found.values()):
+        raise AssertionError(f"wrong reply text in the memory rows: {found}")
+    floor_mb = found[FLOOR]["growth_mb"]
+    return [
+        {
+            "deltas": deltas,
+            "path": name,
+            "peak RSS growth MB": result["growth_mb"],
+            "× floor": result["growth_mb"] / floor_mb if floor_mb > 0 else 0.0,
+        }
+        for name, result in found.items()
+    ]
+
+
+CONCURRENCY = {"turns": 1_000, "deltas": 200, "threads": 64, "thread_turns": 512, "repeats": 3}
+SMOKE_CONCURRENCY = {"turns": 20, "deltas": 20, "threads": 4, "thread_turns": 8, "repeats": 1}
+CONCURRENCY_GOAL = 1.2
+
+
+async def _async_floor_turn(http: httpx2.AsyncClient, url: str) -> str:
+    pieces: list[str] = []
+    async with http.stream("POST", url, content=json.dumps(_BODY), headers=_HEADERS) as response:
+        rest = b""
+        async for chunk in response.aiter_bytes():
+            if b"\n\n" not in chunk:
+                rest += chunk
+                continue
+            *events, rest = (rest + chunk).split(b"\n\n")
+            for event in events:
+                _delta(json.loads(event[6:]), pieces)
+    return "".join(pieces)
+
+
+def concurrency_child(
+    origin: str, turns: int, deltas: int, threads: int, thread_turns: int, repeats: int
+) -> dict[str, Any]:
+    """In a fresh process: wall time of `turns` concurrent async turns and of `thread_turns` turns on `threads`
+    threads, each the floor way and the client way, interleaved, median of `repeats`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench._replay import ReplayServer
+
+    url = ReplayServer(origin=origin, pid=0).url(deltas)
+    want = expected_text(deltas)
+    runner = asyncio.Runner()
+    http = httpx2.AsyncClient(timeout=120, limits=httpx2.Limits(max_connections=100))
+    client = AsyncChatKit(server_url=url, max_retries=0, timeout=120)
+    sync_rows = Rows()
+    pool = ThreadPoolExecutor(threads)
+
+    async def gather_floor() -> list[str]:
+        return await asyncio.gather(*(_async_floor_turn(http, url) for _ in range(turns)))
+
+    async def gather_client() -> list[str]:
+        replies = await asyncio.gather(*(client.chat().send("hi") for _ in range(turns)))
+        return [reply.text for reply in replies]
+
+    def threads_floor() -> list[str]:
+        return [text for text, _ in pool.map(sync_rows.floor, [url] * thread_turns)]
+
+    def threads_client() -> list[str]:
+        return [text for text, _ in pool.map(sync_rows.send, [url] * thread_turns)]
+
+    ways: dict[str, Callable[[], list[str]]] = {
+        "async floor": lambda: runner.run(gather_floor()),
+        "async AsyncChat.send": lambda: runner.run(gather_client()),
+        "threads floor": threads_floor,
+        "threads Chat.send": threads_client,
+    }
+    walls: dict[str, list[float]] = {name: [] for name in ways}
+    correct = True
+    try:
+        for round_ in range(repeats + 1):  # the first round warms up
+            for name, way in ways.items():
+                gc.collect()
+                started = time.perf_counter()
+                texts = way()
+                elapsed = time.perf_counter() - started
+                correct = correct and texts == [want] * len(texts)
+                if round_:
+                    walls[name].append(elapsed)
+    finally:
+        pool.shutdown()
+        sync_rows.close()
+        runner.run(client.close())
+        runner.run(http.aclose())
+        runner.close()
+    return {"correct": correct, "wall": {name: statistics.median(values) for name, values in walls.items()}}
+
+
+def _concurrency(origin: str, sizes: dict[str, int]) -> list[dict[str, Any]]:
+    from bench._servers import run_child
+
+    found = run_child("bench_floor", "concurrency_child", origin=origin, **sizes)
+    if not found["correct"]:
+        raise AssertionError("wrong reply text in the concurrency rows")
+    wall = found["wall"]
+    rows = []
+    for kind, turns, client_row in (
+        ("async", sizes["turns"], "async AsyncChat.send"),
+        ("threads", sizes["thread_turns"], "threads Chat.send"),
+    ):
+        floor = wall[f"{kind} floor"]
+        for name in (f"{kind} floor", client_row):
+            where = f"{turns} turns at once" if kind == "async" else f"{turns} turns on {sizes['threads']} threads"
+            rows.append(
+                {
+                    "way": name,
+                    "load": f"{where}, {sizes['deltas']} deltas",
+                    "wall s": wall[name],
+                    "× floor wall": wall[name] / floor if floor > 0 else 0.0,
+                    "goal": f"≤ {CONCURRENCY_GOAL}" if name == client_row else "",
+                }
+            )
+    return rows
+
+
 def main(*, smoke: bool = False, sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
     sizes = sizes or (SMOKE_SIZES if smoke else FULL_SIZES)
     repeats = SMOKE_REPEATS if smoke else FULL_REPEATS
@@ -242,6 +391,8 @@ def main(*, smoke: bool = False, sizes: tuple[int, ...] | None = None) -> dict[s
                 for name, ms in found_first.items():
                     gap = ms - floor_ms
                     first_rows.append({"deltas": deltas, "path": name, "first event ms": ms, "after floor ms": gap})
+            memory_rows = _memory(server.origin, SMOKE_MEMORY_DELTAS if smoke else MEMORY_DELTAS)
+            concurrency_rows = _concurrency(server.origin, SMOKE_CONCURRENCY if smoke else CONCURRENCY)
         finally:
             rows.close()
     # Goals are judged on the Content-Length body. Chunked (one HTTP chunk per event) costs every row, the
@@ -256,6 +407,8 @@ def main(*, smoke: bool = False, sizes: tuple[int, ...] | None = None) -> dict[s
         "title": "Client cost vs a hand-written floor (replay server in another process)",
         "table": table,
         "first_event": first_rows,
+        "memory": memory_rows,
+        "concurrency": concurrency_rows,
         "ratios": ratios,
         "goals": goals,
         "first_event_gap_ms": max(stream_gaps),

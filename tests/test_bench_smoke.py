@@ -101,6 +101,13 @@ def test_floor_every_row_reads_the_whole_turn_and_is_compared_with_the_floor() -
     assert {row["body"] for row in result["table"]} == {"content-length", "chunked"}
     assert set(result["goals"]) == set(bench_floor.GOALS)
     assert {row["path"] for row in result["first_event"]} >= {bench_floor.FLOOR, bench_floor.STREAM}
+    assert [row["path"] for row in result["memory"]] == [bench_floor.FLOOR, bench_floor.SEND]
+    assert [row["way"] for row in result["concurrency"]] == [
+        "async floor",
+        "async AsyncChat.send",
+        "threads floor",
+        "threads Chat.send",
+    ]
     _numbers_are_positive(result["table"])
 
 
