@@ -61,6 +61,10 @@ def render(name: str, result: dict[str, Any]) -> str:
     table = result.get("table")
     if isinstance(table, list) and table:
         parts.append(format_table(table))
+    for key, value in result.items():
+        # Further tables (a list of row dicts under any other key) follow the main one, titled by their key.
+        if key != "table" and isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+            parts.append(f"-- {key} --\n{format_table(value)}")
     notes = [f"{k}: {_cell(v)}" for k, v in result.items() if k not in ("title", "table") and isinstance(v, _SCALARS)]
     if notes:
         parts.append("\n".join(notes))

@@ -24,6 +24,9 @@ COMMANDS = {
     # rows are what a program actually pays before its first call.
     "ChatKit": "from chatkit_client import ChatKit; ChatKit",
     "OpenAI": "from openai import OpenAI; OpenAI",
+    # Issue 9: the client against its own HTTP layer, and the pydantic it cannot start without.
+    "httpx2": "import httpx2",
+    "pydantic": "from pydantic import BaseModel",
 }
 
 
@@ -47,6 +50,7 @@ def run(runs: int = FULL_RUNS) -> dict[str, Any]:
     net = {name: max(median[name] - base, 0.0) for name in COMMANDS}
     ratio = net["import chatkit_client"] / net["import openai"] if net["import openai"] else float("inf")
     usable = net["ChatKit"] / net["OpenAI"] if net["OpenAI"] else float("inf")
+    over_httpx2 = net["ChatKit"] / net["httpx2"] if net["httpx2"] else float("inf")
     table = [
         {"command": f'python -c "{code}"', "median ms": median[name], "import ms (minus bare start)": net[name]}
         for name, code in COMMANDS.items()
@@ -56,11 +60,17 @@ def run(runs: int = FULL_RUNS) -> dict[str, Any]:
         "table": table,
         "import ratio chatkit_client/openai (goal < 0.5)": f"{ratio:.2f} {'met' if ratio < 0.5 else 'NOT met'}",
         "client class ratio ChatKit/OpenAI (goal < 0.5)": f"{usable:.2f} {'met' if usable < 0.5 else 'NOT met'}",
+        "client class ratio ChatKit/httpx2 (goal ≤ 1.5)": f"{over_httpx2:.2f} {_met(over_httpx2 <= 1.5)}",
+        "httpx2_ratio": over_httpx2,
         "runs": runs,
         "imports_ok": True,
         "ratio": ratio,
         "client_class_ratio": usable,
     }
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
 
 
 def main(smoke: bool = False) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from bench import __main__ as runner
 from bench import (
     bench_concurrency,
     bench_decode,
+    bench_floor,
     bench_load,
     bench_loopback,
     bench_overhead,
@@ -89,6 +90,24 @@ def test_load_engine_and_both_baselines_drive_correct_turns() -> None:
     result = bench_load.main(smoke=True)
     assert result["replies_correct"]
     assert [row["measure"] for row in result["table"]] == ["turns/s", "turns per CPU s"]
+    _numbers_are_positive(result["table"])
+
+
+def test_floor_every_row_reads_the_whole_turn_and_is_compared_with_the_floor() -> None:
+    result = bench_floor.main(smoke=True)
+    assert result["replies_correct"]
+    paths = {row["path"] for row in result["table"]}
+    assert {bench_floor.FLOOR, bench_floor.SEND, bench_floor.STREAM, bench_floor.ASYNC_SEND} <= paths
+    assert {row["body"] for row in result["table"]} == {"content-length", "chunked"}
+    assert set(result["goals"]) == set(bench_floor.GOALS)
+    assert {row["path"] for row in result["first_event"]} >= {bench_floor.FLOOR, bench_floor.STREAM}
+    assert [row["path"] for row in result["memory"]] == [bench_floor.FLOOR, bench_floor.SEND]
+    assert [row["way"] for row in result["concurrency"]] == [
+        "async floor",
+        "async AsyncChat.send",
+        "threads floor",
+        "threads Chat.send",
+    ]
     _numbers_are_positive(result["table"])
 
 

@@ -58,7 +58,6 @@ from .types import (
     AssistantMessageContentPartTextDelta,
     Attachment,
     ChatSession,
-    StreamOptionsEvent,
     Thread,
     ThreadItem,
     ThreadItemUpdatedEvent,
@@ -98,23 +97,61 @@ class AsyncChatStream:
         # nested async generators (ours, the transport's, httpx2's) all at once, in any order, which
         # reports "aclose(): asynchronous generator is already running" after an early `break`.
         self._events = _run_turn(chat, self._driver, first_request)
-        self._allow_cancel: bool | None = None
+        # Each chunk's payloads, parsed one at a time as events are asked for.
+        self._batch: list[str] = []
+        self._index = 0
         self._done = False
 
     def __aiter__(self) -> AsyncIterator[ThreadStreamEvent]:
         return self
 
     async def __anext__(self) -> ThreadStreamEvent:
+        while self._index >= len(self._batch):
+            await self._pull()
+        data = self._batch[self._index]
+        self._index += 1
         try:
-            event = await anext(self._events)
+            return self._driver.event(data)
+        except BaseException:
+            await self._stop()
+            raise
+
+    async def _pull(self) -> None:
+        """Read the next chunk's payloads (raises StopAsyncIteration, or the turn's failure, at the end)."""
+        try:
+            self._batch = await anext(self._events)
         except StopAsyncIteration:
             self._done = True
+            self._batch = []
             if self._driver.failure is not None:
                 raise self._driver.failure from None
             raise
-        if isinstance(event, StreamOptionsEvent):
-            self._allow_cancel = event.stream_options.allow_cancel
-        return event
+        self._index = 0
+
+    async def _stop(self) -> None:
+        # A payload failed: the turn is over, as when the generator itself raises.
+        self._batch = []
+        await self._events.aclose()
+
+    async def _next_text(self) -> str:
+        """The next text delta of the turn, applying every other event on the way (StopAsyncIteration at the end)."""
+        driver = self._driver
+        while True:
+            while self._index >= len(self._batch):
+                await self._pull()
+            data = self._batch[self._index]
+            self._index += 1
+            try:
+                found = driver.text_or_event(data)
+            except BaseException:
+                await self._stop()
+                raise
+            if type(found) is str:
+                return found
+            if isinstance(found, ThreadItemUpdatedEvent) and isinstance(
+                found.update, AssistantMessageContentPartTextDelta
+            ):
+                return found.update.delta
 
     @property
     def allow_cancel(self) -> bool | None:
@@ -123,7 +160,7 @@ class AsyncChatStream:
         To stop an answer, `await stream.close()` (or leave its `async with` block): the connection
         closes and an openai-chatkit server cancels the answer, keeping what it had streamed.
         """
-        return self._allow_cancel
+        return self._driver.allow_cancel
 
     def text_deltas(self) -> AsyncIterator[str]:
         """The assistant's text, piece by piece, as it arrives (`async for piece in stream.text_deltas()`)."""
@@ -131,9 +168,21 @@ class AsyncChatStream:
 
     async def get_final_reply(self) -> Reply:
         """Read the rest of the turn and return the finished Reply (raises `StreamError` on an error event)."""
-        async for _ in self:
-            pass
-        return self._driver.reply()
+        # Nobody sees these events: they are applied a chunk at a time, text deltas without models.
+        driver = self._driver
+        while True:
+            rest = self._batch[self._index :] if self._index else self._batch
+            self._index = len(self._batch)
+            if rest:
+                try:
+                    driver.apply_quietly(rest)
+                except BaseException:
+                    await self._stop()
+                    raise
+            try:
+                await self._pull()
+            except StopAsyncIteration:
+                return driver.reply()
 
     @property
     def reply(self) -> Reply:
@@ -169,17 +218,13 @@ class _TextDeltas:
         return self
 
     async def __anext__(self) -> str:
-        while True:
-            event = await self._stream.__anext__()
-            if isinstance(event, ThreadItemUpdatedEvent) and isinstance(
-                event.update, AssistantMessageContentPartTextDelta
-            ):
-                return event.update.delta
+        return await self._stream._next_text()
 
 
 async def _run_turn(
     chat: AsyncChat, driver: TurnDriver, first_request: Callable[[], Awaitable[dict[str, Any]]]
-) -> AsyncGenerator[ThreadStreamEvent]:
+) -> AsyncGenerator[list[str]]:
+    """The turn's rounds: yields each chunk's payloads, which the stream applies before asking for more."""
     request: dict[str, Any] | None = await first_request()
     while request is not None:
         async with AsyncExitStack() as stack:
@@ -190,12 +235,10 @@ async def _run_turn(
             driver.begin_round(body.content_type, body.headers)
             try:
                 async for chunk in body:
-                    for event in driver.feed(chunk):
-                        yield event
+                    yield driver.payloads(chunk)
             except APIConnectionError as err:
                 raise driver.interrupted(err) from err
-            for event in driver.end_round():
-                yield event
+            yield driver.end_payloads()
         found = driver.next_tool_round()
         if found is None:
             return

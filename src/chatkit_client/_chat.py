@@ -58,7 +58,6 @@ from .types import (
     AssistantMessageContentPartTextDelta,
     Attachment,
     ChatSession,
-    StreamOptionsEvent,
     Thread,
     ThreadItem,
     ThreadItemUpdatedEvent,
@@ -101,24 +100,42 @@ class ChatStream:
             max_tool_rounds=chat._max_tool_rounds,
         )
         # A function, not a method: a generator holding its stream would make a cycle only gc can free.
+        # It yields each chunk's payloads; they are parsed one at a time as events are asked for.
         self._events = _run_turn(chat, self._driver, first_request)
-        self._allow_cancel: bool | None = None
+        self._batch: list[str] = []
+        self._index = 0
         self._done = False
 
     def __iter__(self) -> Iterator[ThreadStreamEvent]:
         return self
 
     def __next__(self) -> ThreadStreamEvent:
+        while self._index >= len(self._batch):
+            self._pull()
+        data = self._batch[self._index]
+        self._index += 1
         try:
-            event = next(self._events)
+            return self._driver.event(data)
+        except BaseException:
+            self._stop()
+            raise
+
+    def _pull(self) -> None:
+        """Read the next chunk's payloads (raises StopIteration, or the turn's failure, at the end)."""
+        try:
+            self._batch = next(self._events)
         except StopIteration:
             self._done = True
+            self._batch = []
             if self._driver.failure is not None:
                 raise self._driver.failure from None
             raise
-        if isinstance(event, StreamOptionsEvent):
-            self._allow_cancel = event.stream_options.allow_cancel
-        return event
+        self._index = 0
+
+    def _stop(self) -> None:
+        # A payload failed: the turn is over, as when the generator itself raises.
+        self._batch = []
+        self._events.close()
 
     @property
     def allow_cancel(self) -> bool | None:
@@ -128,21 +145,48 @@ class ChatStream:
         an openai-chatkit server cancels the answer, keeping what it had streamed. When this is False
         the server may finish the answer anyway; it is stored in the thread, not shown.
         """
-        return self._allow_cancel
+        return self._driver.allow_cancel
 
     def text_deltas(self) -> Iterator[str]:
         """The assistant's text, piece by piece, as it arrives."""
-        for event in self:
-            if isinstance(event, ThreadItemUpdatedEvent) and isinstance(
-                event.update, AssistantMessageContentPartTextDelta
+        driver = self._driver
+        while True:
+            while self._index >= len(self._batch):
+                try:
+                    self._pull()
+                except StopIteration:
+                    return
+            data = self._batch[self._index]
+            self._index += 1
+            try:
+                found = driver.text_or_event(data)
+            except BaseException:
+                self._stop()
+                raise
+            if type(found) is str:
+                yield found
+            elif isinstance(found, ThreadItemUpdatedEvent) and isinstance(
+                found.update, AssistantMessageContentPartTextDelta
             ):
-                yield event.update.delta
+                yield found.update.delta
 
     def get_final_reply(self) -> Reply:
         """Read the rest of the turn and return the finished Reply (raises `StreamError` on an error event)."""
-        for _ in self:
-            pass
-        return self._driver.reply()
+        # Nobody sees these events: they are applied a chunk at a time, text deltas without models.
+        driver = self._driver
+        while True:
+            rest = self._batch[self._index :] if self._index else self._batch
+            self._index = len(self._batch)
+            if rest:
+                try:
+                    driver.apply_quietly(rest)
+                except BaseException:
+                    self._stop()
+                    raise
+            try:
+                self._pull()
+            except StopIteration:
+                return driver.reply()
 
     @property
     def reply(self) -> Reply:
@@ -173,9 +217,8 @@ class ChatStream:
         self.close()
 
 
-def _run_turn(
-    chat: Chat, driver: TurnDriver, first_request: Callable[[], dict[str, Any]]
-) -> Generator[ThreadStreamEvent]:
+def _run_turn(chat: Chat, driver: TurnDriver, first_request: Callable[[], dict[str, Any]]) -> Generator[list[str]]:
+    """The turn's rounds: yields each chunk's payloads, which the stream applies before asking for more."""
     request: dict[str, Any] | None = first_request()
     while request is not None:
         with ExitStack() as stack:
@@ -186,10 +229,10 @@ def _run_turn(
             driver.begin_round(body.content_type, body.headers)
             try:
                 for chunk in body:
-                    yield from driver.feed(chunk)
+                    yield driver.payloads(chunk)
             except APIConnectionError as err:
                 raise driver.interrupted(err) from err
-            yield from driver.end_round()
+            yield driver.end_payloads()
         found = driver.next_tool_round()
         if found is None:
             return

@@ -18,6 +18,7 @@ from typing import IO, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from ._constants import LOGGER_NAME
 from ._exceptions import (
@@ -41,6 +42,7 @@ from .types import (
     ChatSession,
     ClientToolCallItem,
     ErrorEvent,
+    StreamOptionsEvent,
     Thread,
     ThreadItem,
     ThreadStreamEvent,
@@ -49,6 +51,7 @@ from .types import (
     parse_item,
 )
 from .types._base import describe_validation_error
+from .types._events import PLAIN_TEXT_DELTA, text_delta_event
 
 __all__ = [
     "DEFAULT_MAX_TOOL_ROUNDS",
@@ -328,43 +331,150 @@ def stream_error(event: ErrorEvent, reply: Reply) -> StreamError:
     return StreamError(event.message, code=event.code, allow_retry=bool(event.allow_retry), reply=reply)
 
 
+# A text delta as servers serialise it (`type` first, no spaces): read from a plain dict and applied without a
+# model when nobody looks at the event (`send()`, `text_deltas()`). Anything else takes the typed path.
+_DELTA_HEAD = '{"type":"thread.item.updated",'
+_DELTA_KIND = "assistant_message.content_part.text_delta"
+_DELTA_TYPE = f'"{_DELTA_KIND}"'
+
+
 class EventDecoder:
-    """Decodes a conversation stream's bytes into typed events and applies each to the turn's Reply."""
+    """Decodes a conversation stream's bytes into typed events and applies each to the turn's Reply.
+
+    `feed`/`finish` return the typed events of a chunk. The stream shells use the finer steps instead:
+    `payloads` (SSE only), then `event` for one payload when someone iterates events, or `apply_quietly`
+    for a batch nobody looks at, which applies plain text deltas to the builder without building models.
+    Both keep every check of the typed path (sizes, depth, limits, error events).
+    """
 
     def __init__(self, builder: ReplyBuilder, *, max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE) -> None:
         self.builder = builder
         self._sse = SSEDecoder(max_event_size=max_event_size)
         self.error: ErrorEvent | None = None
+        self.allow_cancel: bool | None = None
         self.events = 0
         self.bytes = 0
 
-    def _apply(self, payloads: list[str]) -> list[ThreadStreamEvent]:
-        events: list[ThreadStreamEvent] = []
-        for data in payloads:
+    def event(self, data: str) -> ThreadStreamEvent:
+        """Parse one payload, apply it to the Reply and return its typed event."""
+        plain = PLAIN_TEXT_DELTA.fullmatch(data)
+        if plain is not None and not self.builder.keeps_events:
+            # The most frequent event, straight to its part (what `parse_event` and `apply` would do).
+            item_id, index_text, delta = plain.groups()
+            index = int(index_text)
             try:
-                event = parse_event(data)
-                # The builder refuses, with the same error, an event that would break one of its limits.
-                self.builder.apply(event)
+                self.builder.apply_text_delta(item_id, index, delta)
             except StreamDecodeError as err:
                 err.reply = self.builder.reply()
                 raise
             self.events += 1
-            if isinstance(event, ErrorEvent) and self.error is None:
-                self.error = event
-            events.append(event)
-        return events
-
-    def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:
-        self.bytes += len(chunk)
+            return text_delta_event(item_id, index, delta)
         try:
-            payloads = self._sse.feed(chunk)
+            event = parse_event(data)
+            # The builder refuses, with the same error, an event that would break one of its limits.
+            self.builder.apply(event)
         except StreamDecodeError as err:
             err.reply = self.builder.reply()
             raise
-        return self._apply(payloads) if payloads else []
+        self.events += 1
+        if isinstance(event, ErrorEvent):
+            if self.error is None:
+                self.error = event
+        elif isinstance(event, StreamOptionsEvent):
+            self.allow_cancel = event.stream_options.allow_cancel
+        return event
+
+    def text_or_event(self, data: str) -> str | ThreadStreamEvent:
+        """Apply one payload: a plain text delta gives its text (no model made), anything else its event."""
+        builder = self.builder
+        if not builder.keeps_events:
+            found = PLAIN_TEXT_DELTA.fullmatch(data)
+            if found is not None:
+                item_id, index, delta = found.groups()
+                try:
+                    builder.apply_text_delta(item_id, int(index), delta)
+                except StreamDecodeError as err:
+                    err.reply = builder.reply()
+                    raise
+                self.events += 1
+                return delta
+            if data.startswith(_DELTA_HEAD) and _DELTA_TYPE in data:
+                escaped = self._plain_delta(data)
+                if escaped is not None:
+                    return escaped
+        return self.event(data)
+
+    def apply_quietly(self, payloads: list[str]) -> None:
+        """Apply payloads nobody will see as events; text deltas cost a regular expression, not a model."""
+        if self.builder.keeps_events:
+            for data in payloads:
+                self.event(data)
+            return
+        plain, apply, event = PLAIN_TEXT_DELTA.fullmatch, self.builder.apply_text_delta, self.event
+        try:
+            for data in payloads:
+                found = plain(data)
+                if found is not None:
+                    item_id, index, delta = found.groups()
+                    apply(item_id, int(index), delta)
+                    self.events += 1
+                elif not (data.startswith(_DELTA_HEAD) and _DELTA_TYPE in data and self._plain_delta(data) is not None):
+                    event(data)
+        except StreamDecodeError as err:
+            if err.reply is None:
+                err.reply = self.builder.reply()
+            raise
+
+    def _plain_delta(self, data: str) -> str | None:
+        """Apply `data` when it is exactly a text delta (no other field); None (nothing applied) otherwise."""
+        found = PLAIN_TEXT_DELTA.fullmatch(data)
+        if found is not None:
+            item_id, index_text, delta = found.groups()
+            index = int(index_text)
+        else:
+            # The same, with escapes in its strings (newlines, quotes): a dict, still no model.
+            try:
+                obj = from_json(data)
+            except ValueError:
+                return None  # the typed path reports it
+            # Exactly the three fields of each level, of exactly these types: no nesting, so no depth check
+            # is needed, and nothing a model would keep (extra fields) or coerce (a float index) is lost.
+            if type(obj) is not dict or len(obj) != 3 or obj.get("type") != "thread.item.updated":
+                return None
+            update, item_id = obj.get("update"), obj.get("item_id")
+            if type(update) is not dict or type(item_id) is not str or len(update) != 3:
+                return None
+            raw_index, delta = update.get("content_index"), update.get("delta")
+            if type(raw_index) is not int or type(delta) is not str or update.get("type") != _DELTA_KIND:
+                return None
+            index = raw_index
+        try:
+            self.builder.apply_text_delta(item_id, index, delta)
+        except StreamDecodeError as err:
+            err.reply = self.builder.reply()
+            raise
+        self.events += 1
+        return delta
+
+    def payloads(self, chunk: bytes) -> list[str]:
+        """The `data` of the events this chunk completes (SSE only; nothing applied yet)."""
+        self.bytes += len(chunk)
+        try:
+            return self._sse.feed(chunk)
+        except StreamDecodeError as err:
+            err.reply = self.builder.reply()
+            raise
+
+    def final_payloads(self) -> list[str]:
+        """The `data` of an event the body's end completes."""
+        return self._sse.flush()
+
+    def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:
+        payloads = self.payloads(chunk)
+        return [self.event(data) for data in payloads] if payloads else []
 
     def finish(self) -> list[ThreadStreamEvent]:
-        return self._apply(self._sse.flush())
+        return [self.event(data) for data in self.final_payloads()]
 
 
 def check_stream_content_type(content_type: str) -> None:
@@ -498,11 +608,13 @@ class TurnDriver:
         self.decoder = EventDecoder(self.builder, max_event_size=max_event_size)
         self.failure: BaseException | None = None
         self.events_received = 0
+        self._allow_cancel: bool | None = None
         self._encoding = ""
 
     def begin_round(self, content_type: str, headers: Mapping[str, str] | None = None) -> None:
         check_stream_content_type(content_type)
         self.events_received += self.decoder.events
+        self._allow_cancel = self.allow_cancel
         self.decoder = EventDecoder(self.builder, max_event_size=self.max_event_size)
         self._encoding = (headers or {}).get("content-encoding", "").strip().lower()
 
@@ -520,6 +632,48 @@ class TurnDriver:
         if self.decoder.events == 0:
             raise self._fail(StreamEndedEarlyError(self._no_event_message(), reply=self.reply()))
         return events
+
+    # The shells' steps: a round's bytes become payloads (`payloads`, `end_payloads`), applied one at a time
+    # as events are asked for (`event`, `text_or_event`) or a batch at once (`apply_quietly`), so that the
+    # first event of a chunk is yielded before the rest of the chunk is parsed.
+    def payloads(self, chunk: bytes) -> list[str]:
+        try:
+            return self.decoder.payloads(chunk)
+        except StreamDecodeError as err:
+            raise self._fail(err) from None
+
+    def end_payloads(self) -> list[str]:
+        """The round's last payloads; every earlier one must have been applied."""
+        try:
+            payloads = self.decoder.final_payloads()
+        except StreamDecodeError as err:
+            raise self._fail(err) from None
+        if self.decoder.events == 0 and not payloads:
+            raise self._fail(StreamEndedEarlyError(self._no_event_message(), reply=self.reply()))
+        return payloads
+
+    def event(self, data: str) -> ThreadStreamEvent:
+        try:
+            return self.decoder.event(data)
+        except StreamDecodeError as err:
+            raise self._fail(err) from None
+
+    def text_or_event(self, data: str) -> str | ThreadStreamEvent:
+        try:
+            return self.decoder.text_or_event(data)
+        except StreamDecodeError as err:
+            raise self._fail(err) from None
+
+    def apply_quietly(self, payloads: list[str]) -> None:
+        try:
+            self.decoder.apply_quietly(payloads)
+        except StreamDecodeError as err:
+            raise self._fail(err) from None
+
+    @property
+    def allow_cancel(self) -> bool | None:
+        """The latest `stream_options.allow_cancel` of the turn, None before any."""
+        return self._allow_cancel if self.decoder.allow_cancel is None else self.decoder.allow_cancel
 
     def _no_event_message(self) -> str:
         size = self.decoder.bytes

@@ -14,7 +14,6 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ._async_chat import AsyncChat
 from ._chat import Chat
 from ._chat_core import DEFAULT_MAX_TOOL_ROUNDS, SessionState, ToolHandler
 from ._client_checks import check_header_value, check_headers, check_timeout, check_url
@@ -43,6 +42,8 @@ from ._version import __version__
 from .resources import AsyncFiles, AsyncSessions, AsyncThreads, Files, Sessions, Threads
 
 if TYPE_CHECKING:
+    # Imported when an async client makes its first Chat: a sync program never loads asyncio.
+    from ._async_chat import AsyncChat
     from .types import ChatSession
     from .types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
 
@@ -805,6 +806,8 @@ class AsyncChatKit(_BaseChatKit):
             expires_after=expires_after,
             rate_limits=rate_limits,
         )
+        from ._async_chat import AsyncChat
+
         return AsyncChat(
             self, session=session, thread_id=thread_id, client_tools=client_tools, max_tool_rounds=max_tool_rounds
         )
@@ -817,6 +820,8 @@ class AsyncChatKit(_BaseChatKit):
         >>> await client.create_session(user_id="user_123", workflow_id="wf_abc")  # doctest: +SKIP
         >>> print((await client.send_message(text="Hello, how are you?")).text)  # doctest: +SKIP
         """
+        from ._async_chat import AsyncChat
+
         with self._seed.lock:
             chat = self._seed.chat
             if not isinstance(chat, AsyncChat) or not self._seed_chat_fits(chat, client_secret):

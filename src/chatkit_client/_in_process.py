@@ -9,14 +9,16 @@ uploads for) goes out over the network as usual.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx2
 
-from ._asgi_transport import StreamingASGITransport, SyncInProcessTransport
 from ._exceptions import InvalidInputError
-from ._server_transport import chatkit_server_app
+
+if TYPE_CHECKING:
+    # The ASGI bridge runs on asyncio: loaded only when `app=`/`server=` is used, not by every client.
+    from ._asgi_transport import StreamingASGITransport
 
 __all__ = ["DEFAULT_ORIGIN", "InProcess"]
 
@@ -62,7 +64,11 @@ class InProcess:
         elif not callable(app):
             raise InvalidInputError("app", f"must be an ASGI application, got {type(app).__name__}")
         origin, path = cls._endpoint(server_url)
+        from ._asgi_transport import StreamingASGITransport
+
         if server is not None:
+            from ._server_transport import chatkit_server_app
+
             transport = StreamingASGITransport(chatkit_server_app(server, context, path))
         else:
             transport = StreamingASGITransport(app, lifespan=lifespan)
@@ -84,6 +90,8 @@ class InProcess:
         )
 
     def sync_client(self, timeout: httpx2.Timeout) -> httpx2.Client:
+        from ._asgi_transport import SyncInProcessTransport
+
         return httpx2.Client(timeout=timeout, mounts={self.origin: SyncInProcessTransport(self.transport)})
 
     def async_client(self, timeout: httpx2.Timeout) -> httpx2.AsyncClient:

@@ -344,6 +344,18 @@ class ReplyBuilder:
         if len(self._entries) >= MAX_ITEMS:
             raise _limit_error(f"more than {MAX_ITEMS:,} items in one turn", "MAX_ITEMS")
 
+    @property
+    def keeps_events(self) -> bool:
+        """Whether every event is kept (then each one must be a model and go through `apply`)."""
+        return self._events is not None
+
+    def apply_text_delta(self, item_id: str, content_index: int, delta: str) -> None:
+        """Apply a text delta given as its fields, as `apply` does a `thread.item.updated` text delta event
+        (for callers that read the fields without building the event: nobody looks at it)."""
+        part = self._part(item_id, content_index)
+        if part is not None:
+            part.chunks.append(delta)
+
     def _apply_update(self, item_id: str, update: ThreadItemUpdate) -> None:
         if isinstance(update, AssistantMessageContentPartTextDelta):
             part = self._part(item_id, update.content_index)

@@ -20,7 +20,6 @@ Three guards live here because only the HTTP layer can hold them:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
@@ -720,13 +719,13 @@ class AsyncTransport(_TransportBase):
                     finally:
                         await response.aclose()
             except APIConnectionError as err:
-                await asyncio.sleep(self._delay_after_error(spec, err, attempt, retries, body, clock))
+                await _sleep(self._delay_after_error(spec, err, attempt, retries, body, clock))
                 attempt += 1
                 continue
             if response.is_success:
                 request_id = response.headers.get("x-request-id")
                 return ApiResponse(response.status_code, response.headers, content, request_id)
-            await asyncio.sleep(self._delay_after_status(spec, response, content, attempt, retries, body, clock))
+            await _sleep(self._delay_after_status(spec, response, content, attempt, retries, body, clock))
             attempt += 1
 
     @asynccontextmanager
@@ -758,12 +757,12 @@ class AsyncTransport(_TransportBase):
                     await response.aclose()
                     if response.is_success:
                         raise _failed_after_status(err, response) from err.__cause__
-                await asyncio.sleep(self._delay_after_error(spec, err, attempt, retries, body, clock))
+                await _sleep(self._delay_after_error(spec, err, attempt, retries, body, clock))
                 attempt += 1
                 continue
             if not response.is_success:
                 await response.aclose()
-                await asyncio.sleep(self._delay_after_status(spec, response, content, attempt, retries, body, clock))
+                await _sleep(self._delay_after_status(spec, response, content, attempt, retries, body, clock))
                 attempt += 1
                 continue
             stream = AsyncByteStream(spec, response.headers, first, chunks, clock)
@@ -773,3 +772,10 @@ class AsyncTransport(_TransportBase):
                 await chunks.aclose()  # type: ignore[attr-defined]
                 await response.aclose()
             return
+
+
+async def _sleep(seconds: float) -> None:
+    # Imported here: only the async client waits this way, and the sync client never loads asyncio.
+    import asyncio
+
+    await asyncio.sleep(seconds)

@@ -45,7 +45,8 @@ class ChatKitModel(BaseModel):
     ```
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+    # Schemas are built on a model's first use, not at import: most programs touch a few of the many types.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=(), defer_build=True)
 
 
 def _to_aware_datetime(value: Any) -> datetime:

@@ -13,7 +13,7 @@ from .._exceptions import StreamDecodeError
 from ._base import MAX_NESTING_DEPTH, ChatKitModel, describe_validation_error
 from ._items import ThreadItem
 from ._threads import Thread
-from ._updates import ThreadItemUpdate
+from ._updates import AssistantMessageContentPartTextDelta, ThreadItemUpdate
 
 __all__ = [
     "ClientEffectEvent",
@@ -183,6 +183,7 @@ ThreadStreamEvent = Annotated[
 """Any conversation stream event, chosen by its `type`; unknown types give `UnknownEvent`."""
 
 
+_DELTA_KIND: Literal["assistant_message.content_part.text_delta"] = "assistant_message.content_part.text_delta"
 _PREFIX = '{"type":"'
 _PREFIX_BYTES = _PREFIX.encode()
 _TAG_START = len(_PREFIX)
@@ -220,6 +221,36 @@ def _check_depth(data: str | bytes) -> None:
             depth -= 1
 
 
+# The stream's most frequent event exactly as servers serialise it: compact, `type` first, no escapes in the
+# two strings (raw control characters are invalid JSON, so they are excluded too). Such a text is built into
+# its models directly, equal to what validation gives, at a third of the cost.
+PLAIN_TEXT_DELTA = re.compile(
+    r'\{"type":"thread\.item\.updated","item_id":"([^"\\\x00-\x1f]*)",'
+    r'"update":\{"type":"assistant_message\.content_part\.text_delta",'
+    r'"content_index":(0|[1-9][0-9]{0,17}),"delta":"([^"\\\x00-\x1f]*)"\}\}'
+)
+_new = object.__new__
+_set = object.__setattr__
+_DELTA_FIELDS = frozenset({"type", "content_index", "delta"})
+_EVENT_FIELDS = frozenset({"type", "item_id", "update"})
+
+
+def text_delta_event(item_id: str, content_index: int, delta: str) -> ThreadItemUpdatedEvent:
+    """The event `{"type":"thread.item.updated","item_id":...,"update":{text_delta...}}` of already valid
+    fields, without running validation (every field is a plain str or int: nothing to check or coerce)."""
+    update = _new(AssistantMessageContentPartTextDelta)
+    _set(update, "__dict__", {"type": _DELTA_KIND, "content_index": content_index, "delta": delta})
+    _set(update, "__pydantic_fields_set__", set(_DELTA_FIELDS))
+    _set(update, "__pydantic_extra__", {})
+    _set(update, "__pydantic_private__", None)
+    event = _new(ThreadItemUpdatedEvent)
+    _set(event, "__dict__", {"type": "thread.item.updated", "item_id": item_id, "update": update})
+    _set(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
+    _set(event, "__pydantic_extra__", {})
+    _set(event, "__pydantic_private__", None)
+    return event
+
+
 def parse_event(data: str | bytes) -> ThreadStreamEvent:
     """Decode one SSE `data:` payload of a conversation stream into its event model.
 
@@ -232,6 +263,11 @@ def parse_event(data: str | bytes) -> ThreadStreamEvent:
     assert isinstance(event, ProgressUpdateEvent)
     ```
     """
+    if isinstance(data, str):
+        plain = PLAIN_TEXT_DELTA.fullmatch(data)
+        if plain is not None:
+            item_id, index, delta = plain.groups()
+            return text_delta_event(item_id, int(index), delta)
     _check_depth(data)
     # Fast path. Servers serialise models with `type` first, so the tag can be read off the front of
     # the text and pydantic can validate straight from JSON into the one right class; that skips both

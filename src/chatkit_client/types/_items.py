@@ -7,6 +7,7 @@ validate into the same classes, and `type` always holds the protocol spelling.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -351,7 +352,12 @@ ThreadItem = Annotated[
 ]
 """Any thread item, chosen by its `type` (protocol or REST spelling); unknown types give `UnknownItem`."""
 
-_ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
+
+
+@functools.cache
+def _item_adapter() -> TypeAdapter[ThreadItem]:
+    # Built on first use, like the models' own schemas (`defer_build`): importing the types stays cheap.
+    return TypeAdapter(ThreadItem)
 
 
 def parse_item(obj: Mapping[str, Any]) -> ThreadItem:
@@ -366,7 +372,7 @@ def parse_item(obj: Mapping[str, Any]) -> ThreadItem:
     ```
     """
     try:
-        item = _ITEM_ADAPTER.validate_python(obj)
+        item = _item_adapter().validate_python(obj)
     except ValidationError as error:
         raise APIResponseValidationError(
             f"the server sent a thread item this client cannot read: {describe_validation_error(error)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -152,7 +153,12 @@ _KnownUpdate = Annotated[
 ThreadItemUpdate = Annotated[_KnownUpdate | UnknownUpdate, Field(union_mode="left_to_right")]
 """Any item update, chosen by its `type`; unknown types give `UnknownUpdate`."""
 
-_UPDATE_ADAPTER: TypeAdapter[ThreadItemUpdate] = TypeAdapter(ThreadItemUpdate)
+
+
+@functools.cache
+def _update_adapter() -> TypeAdapter[ThreadItemUpdate]:
+    # Built on first use, like the models' own schemas (`defer_build`): importing the types stays cheap.
+    return TypeAdapter(ThreadItemUpdate)
 
 
 def parse_update(obj: Mapping[str, Any]) -> ThreadItemUpdate:
@@ -166,7 +172,7 @@ def parse_update(obj: Mapping[str, Any]) -> ThreadItemUpdate:
     ```
     """
     try:
-        return _UPDATE_ADAPTER.validate_python(obj)
+        return _update_adapter().validate_python(obj)
     except ValidationError as error:
         raise APIResponseValidationError(
             f"the server sent an item update this client cannot read: {describe_validation_error(error)}"
