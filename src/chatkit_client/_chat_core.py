@@ -619,19 +619,11 @@ class TurnDriver:
         self._encoding = (headers or {}).get("content-encoding", "").strip().lower()
 
     def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:
-        try:
-            return self.decoder.feed(chunk)
-        except StreamDecodeError as err:
-            raise self._fail(err) from None
+        """A chunk's typed events at once (the shells step through `payloads` and `event` instead)."""
+        return [self.event(data) for data in self.payloads(chunk)]
 
     def end_round(self) -> list[ThreadStreamEvent]:
-        try:
-            events = self.decoder.finish()
-        except StreamDecodeError as err:
-            raise self._fail(err) from None
-        if self.decoder.events == 0:
-            raise self._fail(StreamEndedEarlyError(self._no_event_message(), reply=self.reply()))
-        return events
+        return [self.event(data) for data in self.end_payloads()]
 
     # The shells' steps: a round's bytes become payloads (`payloads`, `end_payloads`), applied one at a time
     # as events are asked for (`event`, `text_or_event`) or a batch at once (`apply_quietly`), so that the
