@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +35,6 @@ _THREAD = "thr_replay"
 _MESSAGE = "msg_replay"
 _CREATED = "2026-01-01T00:00:00"
 _MAX_DELTAS = 1_000_000
-_START_TIMEOUT = 30.0
 
 
 def expected_text(deltas: int) -> str:
@@ -179,29 +177,11 @@ class ReplayServer:
 @contextmanager
 def replay_server() -> Iterator[ReplayServer]:
     """Run the replay server in a child process until the block ends."""
-    from bench._servers import _read_line
+    from bench._servers import child_server
 
     root = str(Path(__file__).resolve().parent.parent)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench._replay"],
-        cwd=root,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert child.stdin is not None and child.stdout is not None
-    try:
-        info = json.loads(_read_line(child, _START_TIMEOUT))
-        yield ReplayServer(origin=info["origin"], pid=child.pid)
-    finally:
-        child.stdin.close()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        child.stdout.close()
+    with child_server(["-m", "bench._replay"], cwd=root, stop_timeout=10) as info:
+        yield ReplayServer(origin=info["origin"], pid=info["pid"])
 
 
 if __name__ == "__main__":

@@ -56,10 +56,12 @@ class DevServer:
 
 
 @contextmanager
-def dev_server() -> Iterator[DevServer]:
-    """Serve the emulator and the local server in a child process until the block ends."""
+def child_server(args: list[str], *, cwd: str | None = None, stop_timeout: float = 15) -> Iterator[dict[str, Any]]:
+    """Run a server in a child process that prints one JSON line (where it listens) and stops when its
+    stdin closes; yields that line, and stops the child (killing it if it lingers) when the block ends."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD],
+        [sys.executable, *args],
+        cwd=cwd,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -67,17 +69,24 @@ def dev_server() -> Iterator[DevServer]:
     )
     assert child.stdin is not None and child.stdout is not None
     try:
-        line = _read_line(child, _START_TIMEOUT)
-        info = json.loads(line)
-        yield DevServer(origin=info["origin"], pid=child.pid, api_key=info["api_key"])
+        info: dict[str, Any] = json.loads(_read_line(child, _START_TIMEOUT))
+        info["pid"] = child.pid
+        yield info
     finally:
         child.stdin.close()
         try:
-            child.wait(timeout=15)
+            child.wait(timeout=stop_timeout)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
         child.stdout.close()
+
+
+@contextmanager
+def dev_server() -> Iterator[DevServer]:
+    """Serve the emulator and the local server in a child process until the block ends."""
+    with child_server(["-c", _CHILD]) as info:
+        yield DevServer(origin=info["origin"], pid=info["pid"], api_key=info["api_key"])
 
 
 def _read_line(child: subprocess.Popen[str], timeout: float) -> str:
