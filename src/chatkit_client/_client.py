@@ -414,13 +414,9 @@ class _BaseChatKit:
         return f"{type(self).__name__}(base_url={redact_url(self.base_url)!r}, api_key={_mask(self.api_key)})"
 
 
-class ChatKit(_BaseChatKit):
-    """The synchronous ChatKit client, for OpenAI's hosted API or your own ChatKit server.
-
-    One client may be shared by many threads; it pools connections through one `httpx2.Client`. Close it
-    (or use `with`) when done.
-
-    Parameters (all keyword-only except `api_key`; `help(ChatKit.__init__)` lists them with their defaults):
+# The constructor parameters, written once for both clients' docstrings (`help(ChatKit)`).
+_PARAMETERS_DOC = """\
+Parameters (all keyword-only except `api_key`; `help(ChatKit.__init__)` lists them with their defaults):
 
     - `api_key`: OpenAI API key for the hosted API, default `$OPENAI_API_KEY`. Needed for `sessions`,
       `threads` and `chat(user=..., workflow=...)`; not for `chat(client_secret=...)` nor self-hosted servers.
@@ -437,8 +433,29 @@ class ChatKit(_BaseChatKit):
     - `max_retries`: how often a failed request is retried (connection errors, 408/409/429/5xx), default 2.
       A message the server may have taken is never sent again.
     - `max_event_size`: the largest stream event accepted, in bytes (default 64 MiB; None: no limit).
+    - `max_response_size`: the largest non-streamed answer read, decompressed (default 64 MiB; None: no limit).
+    - `total_timeout`: seconds one request may take, retries included, and a streamed answer until its end
+      (default None: only `timeout`, per read).
+    - `app`, `server`, `context`, `lifespan`: a server in this process: an ASGI app (`lifespan=True` runs its
+      start-up), or an openai-chatkit `ChatKitServer` with the `context` its methods receive.
     - `default_headers`: extra headers on every request.
-    - `http_client`: your own `httpx2.Client` (proxies, certificates, transports); `close()` leaves it open.
+    - `http_client`: your own `{http_client}` (proxies, certificates, transports); `close()` leaves it open.
+"""
+
+
+def _document_parameters(cls: type, http_client: str) -> None:
+    assert cls.__doc__ is not None
+    text = _PARAMETERS_DOC.replace("{http_client}", http_client).rstrip("\n")
+    cls.__doc__ = cls.__doc__.replace("{parameters}", text)
+
+
+class ChatKit(_BaseChatKit):
+    """The synchronous ChatKit client, for OpenAI's hosted API or your own ChatKit server.
+
+    One client may be shared by many threads; it pools connections through one `httpx2.Client`. Close it
+    (or use `with`) when done.
+
+    {parameters}
 
     >>> from chatkit_client import ChatKit
     >>> with ChatKit() as client:  # reads OPENAI_API_KEY
@@ -637,25 +654,7 @@ class AsyncChatKit(_BaseChatKit):
     One client may be shared by many tasks; it pools connections through one `httpx2.AsyncClient`. List
     methods return an `AsyncPaginator`: `async for thread in client.threads.list(user=...)` walks every page.
 
-    Parameters (all keyword-only except `api_key`; `help(ChatKit.__init__)` lists them with their defaults):
-
-    - `api_key`: OpenAI API key for the hosted API, default `$OPENAI_API_KEY`. Needed for `sessions`,
-      `threads` and `chat(user=..., workflow=...)`; not for `chat(client_secret=...)` nor self-hosted servers.
-    - `base_url`: the hosted API's base URL, default `$OPENAI_BASE_URL`, else `https://api.openai.com/v1`.
-    - `organization`, `project`: sent as `OpenAI-Organization` / `OpenAI-Project` (default `$OPENAI_ORG_ID`,
-      `$OPENAI_PROJECT_ID`).
-    - `server_url`: the endpoint of your own ChatKit server (`http(s)://host/chatkit`). Conversations then go
-      there, and the hosted-only `sessions`, `threads` and `files` raise `ConfigurationError`.
-    - `headers`: headers for `server_url` requests: a dict, or a callable returning one, called before every
-      request so rotating tokens stay fresh: `headers=lambda: {"Authorization": f"Bearer {tokens.current()}"}`.
-    - `upload_url`: a self-hosted server's direct-upload endpoint (multipart field `file`); without it, uploads
-      use the server's two-phase `attachments.create`.
-    - `timeout`: seconds, or a `Timeout` (`httpx2.Timeout`); default 600 s per read and 5 s to connect.
-    - `max_retries`: how often a failed request is retried (connection errors, 408/409/429/5xx), default 2.
-      A message the server may have taken is never sent again.
-    - `max_event_size`: the largest stream event accepted, in bytes (default 64 MiB; None: no limit).
-    - `default_headers`: extra headers on every request.
-    - `http_client`: your own `httpx2.AsyncClient` (proxies, certificates, transports); `close()` leaves it open.
+    {parameters}
 
     >>> import asyncio
     >>> from chatkit_client import AsyncChatKit
@@ -843,3 +842,7 @@ class AsyncChatKit(_BaseChatKit):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+_document_parameters(ChatKit, "httpx2.Client")
+_document_parameters(AsyncChatKit, "httpx2.AsyncClient")
