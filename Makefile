@@ -16,7 +16,8 @@ demo: $(STAMP)
 	BIN=$(BIN) bash examples/cli_demo.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff check src tests bench examples scripts
+	$(BIN)/python scripts/unasync.py --check
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

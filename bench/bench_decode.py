@@ -4,7 +4,7 @@ One deterministic stream of 20,000 events (almost all `thread.item.updated` text
 docs/protocol.md §3.2-3.4) is fed in 1 KiB and in 16-byte chunks to each decoder, and every
 payload goes through `json.loads`, so each row does the same work as the next. Rows:
 
-- project, decoder only: `chatkit_client._sse.SSEDecoder.feed`, on the chunks directly;
+- project, decoder only: `chatkit_client._core.sse.SSEDecoder.feed`, on the chunks directly;
 - ours via httpx2 Response: the same, fed by `httpx2.Response.iter_bytes()` as the client will run it;
 - openai SSEDecoder: `openai._streaming.SSEDecoder().iter_bytes(chunks)`, as openai's `Stream` drives it;
 - httpx2 EventSource: `httpx2.EventSource` over an `httpx2.Response` whose body is the chunks in memory
@@ -37,8 +37,8 @@ import httpx2
 from httpx2._sse import _SSEParser
 from openai._streaming import SSEDecoder as OpenAISSEDecoder
 
-from chatkit_client._reply import Reply, ReplyBuilder
-from chatkit_client._sse import SSEDecoder
+from chatkit_client._core.reply import Reply, ReplyBuilder
+from chatkit_client._core.sse import SSEDecoder
 from chatkit_client.types import parse_event
 
 Load = Callable[[Any], Any]

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from bench.bench_decode import build_events, build_stream, chunked, decode_typed, expected_text
-from chatkit_client._reply import ReplyBuilder
+from chatkit_client._core.reply import ReplyBuilder
 from chatkit_client.types import ThreadStreamEvent, parse_event
 
 SIZES = (10_000, 100_000)

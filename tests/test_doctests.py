@@ -22,10 +22,10 @@ MODULES = [
     "chatkit_client._chat",
     "chatkit_client._async_chat",
     "chatkit_client._pagination",
-    "chatkit_client._protocol",
-    "chatkit_client._export",
-    "chatkit_client._audio",
-    "chatkit_client._files",
+    "chatkit_client._core.protocol",
+    "chatkit_client._core.export",
+    "chatkit_client._core.audio",
+    "chatkit_client._core.files",
     "chatkit_client.resources._threads",
 ]
 

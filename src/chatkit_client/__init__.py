@@ -19,8 +19,10 @@ from ._version import __version__
 if _TYPE_CHECKING:
     from ._async_chat import AsyncChat, AsyncChatStream
     from ._chat import Chat, ChatStream
-    from ._chat_core import ToolHandler
     from ._client import AsyncChatKit, ChatKit, HeadersSource
+    from ._core.chat import ToolHandler
+    from ._core.files import FileInput, ProgressCallback
+    from ._core.reply import Reply
     from ._exceptions import (
         APIConnectionError,
         APIError,
@@ -45,9 +47,7 @@ if _TYPE_CHECKING:
         ToolRoundsExceededError,
         UnprocessableEntityError,
     )
-    from ._files import FileInput, ProgressCallback
     from ._pagination import AsyncPage, AsyncPaginator, SyncPage
-    from ._reply import Reply
     from ._transport import Timeout
 
 # Names are imported on first use, so that `import chatkit_client` (and the `chatkit` command's
@@ -71,15 +71,15 @@ _LAZY: dict[str, str] = {
     "ChatStream": "._chat",
     "ConfigurationError": "._exceptions",
     "ConflictError": "._exceptions",
-    "FileInput": "._files",
+    "FileInput": "._core.files",
     "HeadersSource": "._client",
     "InternalServerError": "._exceptions",
     "InvalidInputError": "._exceptions",
     "NotFoundError": "._exceptions",
     "PermissionDeniedError": "._exceptions",
-    "ProgressCallback": "._files",
+    "ProgressCallback": "._core.files",
     "RateLimitError": "._exceptions",
-    "Reply": "._reply",
+    "Reply": "._core.reply",
     "ResponseTooLargeError": "._exceptions",
     "StreamDecodeError": "._exceptions",
     "StreamEndedEarlyError": "._exceptions",
@@ -87,7 +87,7 @@ _LAZY: dict[str, str] = {
     "StreamInterruptedError": "._exceptions",
     "SyncPage": "._pagination",
     "Timeout": "._transport",
-    "ToolHandler": "._chat_core",
+    "ToolHandler": "._core.chat",
     "ToolRoundsExceededError": "._exceptions",
     "UnprocessableEntityError": "._exceptions",
 }

@@ -12,11 +12,10 @@ from contextlib import ExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._audio import AudioInput, read_audio
-from ._chat_core import (
+from ._core.audio import AudioInput, read_audio
+from ._core.chat import (
     DEFAULT_MAX_TOOL_ROUNDS,
     ChatState,
-    SessionState,
     ToolHandler,
     TurnDriver,
     check_attachment_ids,
@@ -31,11 +30,9 @@ from ._chat_core import (
     upload_spec,
     upload_target,
 )
-from ._exceptions import APIConnectionError, AuthenticationError, BodyFailedAfterStatusError
-from ._export import EXPORT_PAGE_SIZE, export_ids, thread_record
-from ._files import FileInput, PreparedFile, ProgressCallback, prepare_file
-from ._pagination import SyncPage, parse_page
-from ._protocol import (
+from ._core.export import EXPORT_PAGE_SIZE, export_ids, thread_record
+from ._core.files import FileInput, PreparedFile, ProgressCallback, prepare_file
+from ._core.protocol import (
     action_params,
     attachment_create_request,
     delete_attachment_request,
@@ -52,7 +49,10 @@ from ._protocol import (
     transcription_text,
     user_input,
 )
-from ._reply import Reply
+from ._core.reply import Reply
+from ._core.session import SessionState
+from ._exceptions import APIConnectionError, AuthenticationError, BodyFailedAfterStatusError
+from ._pagination import SyncPage, parse_page
 from ._transport import ByteStream
 from .types import (
     AssistantMessageContentPartTextDelta,

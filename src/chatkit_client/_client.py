@@ -15,20 +15,21 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._chat import Chat
-from ._chat_core import DEFAULT_MAX_TOOL_ROUNDS, SessionState, ToolHandler
 from ._client_checks import check_header_value, check_headers, check_timeout, check_url
 from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_RETRIES
+from ._core.chat import DEFAULT_MAX_TOOL_ROUNDS, ToolHandler
+from ._core.files import FileInput
+from ._core.hosted_requests import build_session_body
+from ._core.protocol import check_strings, is_streaming
+from ._core.redact import install_log_redaction, redact_url
+from ._core.reply import Reply
+from ._core.requests import FilePart, RequestSpec
+from ._core.retry import IDEMPOTENT_PROTOCOL_REQUESTS
+from ._core.session import SessionState
+from ._core.sse import DEFAULT_MAX_EVENT_SIZE
 from ._exceptions import ConfigurationError, InvalidInputError
-from ._files import FileInput
-from ._hosted_requests import build_session_body
 from ._in_process import InProcess
-from ._protocol import check_strings, is_streaming
-from ._redact import install_log_redaction, redact_url
-from ._reply import Reply
-from ._requests import FilePart, RequestSpec
-from ._retry import IDEMPOTENT_PROTOCOL_REQUESTS
 from ._sentinels import NOT_GIVEN, NotGiven
-from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._transport import (
     DEFAULT_TIMEOUT,
     AsyncTransport,

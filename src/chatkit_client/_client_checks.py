@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from ._core.redact import redact_url
 from ._exceptions import InvalidInputError
-from ._redact import redact_url
 from ._transport import Timeout
 
 __all__ = ["check_header_value", "check_headers", "check_timeout", "check_url"]

@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from ._constants import LOGGER_NAME
-from ._redact import redact_url
+from ._core.redact import redact_url
 
 __all__ = ["MIN_WAIT", "FramingGuard", "deadline_scope", "find_h11", "watch_deadlines"]
 

@@ -35,10 +35,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._redact import redact_url, scrub
+from ._core.redact import redact_url, scrub
 
 if TYPE_CHECKING:
-    from ._reply import Reply
+    from ._core.reply import Reply
 
 __all__ = [
     "APIConnectionError",

@@ -39,6 +39,9 @@ from ._constants import (
     LOGGER_NAME,
     MAX_ERROR_BODY,
 )
+from ._core.redact import redact_url
+from ._core.requests import ApiResponse, RequestSpec, media_type
+from ._core.retry import BODY_NOTE, Reach, retry_decision
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -49,9 +52,6 @@ from ._exceptions import (
     error_message_from_body,
     status_error_class,
 )
-from ._redact import redact_url
-from ._requests import ApiResponse, RequestSpec, media_type
-from ._retry import BODY_NOTE, Reach, retry_decision
 from ._sentinels import NOT_GIVEN, NotGiven
 
 __all__ = [

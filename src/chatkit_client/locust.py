@@ -46,7 +46,7 @@ from .load._metrics import error_kind
 from .types import AssistantMessageContentPartTextDelta, ThreadItemUpdatedEvent
 
 if TYPE_CHECKING:
-    from ._reply import Reply
+    from ._core.reply import Reply
 
 __all__ = ["REQUEST_TYPE", "ChatKitUser", "LocustChat", "TurnFailure"]
 

@@ -35,8 +35,8 @@ from chatkit_client import (
     StreamEndedEarlyError,
     ToolRoundsExceededError,
 )
-from chatkit_client._chat_core import DEFAULT_MAX_TOOL_ROUNDS
-from chatkit_client._reply import PROGRESS_HISTORY
+from chatkit_client._core.chat import DEFAULT_MAX_TOOL_ROUNDS
+from chatkit_client._core.reply import PROGRESS_HISTORY
 from tests.helpers import close, make_client, resolve
 from tests.reliability.misbehaving_server import (
     ASSISTANT_ID,

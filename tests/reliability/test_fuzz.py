@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatkit_client import ChatKitError
-from chatkit_client._chat_core import EventDecoder
-from chatkit_client._reply import Reply, ReplyBuilder
+from chatkit_client._core.decoder import EventDecoder
+from chatkit_client._core.reply import Reply, ReplyBuilder
 from chatkit_client.types import ThreadStreamEvent, parse_event
 from tests.reliability.misbehaving_server import reply_events
 

@@ -25,7 +25,7 @@ from chatkit_client import (
     ResponseTooLargeError,
     StreamInterruptedError,
 )
-from chatkit_client._retry import BODY_NOTE, SENT_NOTE
+from chatkit_client._core.retry import BODY_NOTE, SENT_NOTE
 from tests.helpers import close, make_client, resolve
 from tests.reliability.faults import API_KEY, PARTIAL_TEXT, TEXT
 from tests.reliability.misbehaving_server import CLIENT_SECRET, THREAD_ID

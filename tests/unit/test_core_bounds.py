@@ -19,8 +19,9 @@ from chatkit_client import (
     StreamInterruptedError,
     ToolRoundsExceededError,
 )
-from chatkit_client._chat_core import ChatState, SessionState, TurnDriver
-from chatkit_client._reply import MAX_CONTENT_PARTS, MAX_ITEMS, PROGRESS_HISTORY, ReplyBuilder
+from chatkit_client._core.chat import ChatState, TurnDriver
+from chatkit_client._core.reply import MAX_CONTENT_PARTS, MAX_ITEMS, PROGRESS_HISTORY, ReplyBuilder
+from chatkit_client._core.session import SessionState
 from chatkit_client.types import ChatSession, Thread, ThreadStreamEvent, parse_event, parse_item
 from chatkit_client.types._events import MAX_EVENT_DEPTH
 

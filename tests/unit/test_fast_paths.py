@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chatkit_client._chat_core import EventDecoder
+from chatkit_client._core.decoder import EventDecoder
+from chatkit_client._core.reply import MAX_CONTENT_PARTS, ReplyBuilder
 from chatkit_client._exceptions import StreamDecodeError
-from chatkit_client._reply import MAX_CONTENT_PARTS, ReplyBuilder
 from chatkit_client.types import ThreadItemUpdatedEvent, parse_event
 from chatkit_client.types._events import PLAIN_TEXT_DELTA
 

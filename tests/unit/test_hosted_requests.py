@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chatkit_client import ChatKitError, InvalidInputError
-from chatkit_client._hosted_requests import build_session_body, list_query, path_id
+from chatkit_client._core.hosted_requests import build_session_body, list_query, path_id
 
 
 def test_minimal_body_carries_only_what_was_given() -> None:

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from chatkit_client import APIResponseValidationError, InvalidInputError
-from chatkit_client._audio import MAX_AUDIO_BYTES, read_audio
-from chatkit_client._pagination import parse_page
-from chatkit_client._protocol import (
+from chatkit_client._core.audio import MAX_AUDIO_BYTES, read_audio
+from chatkit_client._core.protocol import (
     delete_attachment_request,
     structured_input_request,
     transcribe_request,
     transcription_text,
 )
-from chatkit_client._reply import ReplyBuilder
+from chatkit_client._core.reply import ReplyBuilder
+from chatkit_client._pagination import parse_page
 from chatkit_client.types import (
     HiddenContextItem,
     SDKHiddenContextItem,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit_client._redact import redact_url, scrub
+from chatkit_client._core.redact import redact_url, scrub
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chatkit_client._reply import Reply, ReplyBuilder
+from chatkit_client._core.reply import Reply, ReplyBuilder
 from chatkit_client.types import (
     AssistantMessageItem,
     ClientToolCallItem,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit_client._retry import (
+from chatkit_client._core.retry import (
     BODY_NOTE,
     SENT_NOTE,
     Reach,

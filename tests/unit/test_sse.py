@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chatkit_client._core.sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
 from chatkit_client._exceptions import InvalidInputError, StreamDecodeError
-from chatkit_client._sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
 
 
 def decode_all(chunks: list[bytes], **options: int | None) -> list[str]:

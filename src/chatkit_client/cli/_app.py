@@ -422,7 +422,7 @@ def threads_export(target: Target, thread_ids: tuple[str, ...], export_all: bool
     """
     import os
 
-    from .._export import export_line
+    from .._core.export import export_line
 
     if thread_ids and export_all:
         raise click.UsageError("pass THREAD_IDs or --all, not both")
@@ -586,7 +586,7 @@ def _upload(send: Callable[..., Any], path: str) -> Any:
     """`send(path, on_progress=...)`, with a progress bar on stderr for large files."""
     import os
 
-    from .._files import prepare_file
+    from .._core.files import prepare_file
 
     prepare_file(path)  # a name that is not UTF-8, a FIFO, a device: one error line, before any progress bar
     if os.path.getsize(path) <= _LARGE_FILE:

@@ -40,7 +40,7 @@ class ThreadsBackend(Protocol):
     def delete(self, thread_id: str) -> None: ...
 
     def export(self, thread_ids: Sequence[str] | None, *, user: str | None) -> Iterator[dict[str, Any]]:
-        """Export records (`chatkit_client._export`): of `thread_ids`, else of `user`, else every thread listed."""
+        """Export records (`chatkit_client._core.export`): of `thread_ids`, else of `user`, else every thread listed."""
         ...
 
 

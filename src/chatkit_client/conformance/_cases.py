@@ -13,8 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._exceptions import StreamDecodeError
-from .._protocol import (
+from .._core.protocol import (
     action_params,
     attachment_create_request,
     envelope,
@@ -27,6 +26,7 @@ from .._protocol import (
     tool_output_request,
     user_input,
 )
+from .._exceptions import StreamDecodeError
 from ..types import parse_event
 from ._context import RunContext, StreamRecord, fail, page_of, skip, warn
 from ._model import Case, Level

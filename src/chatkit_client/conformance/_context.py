@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .._protocol import envelope, list_params, message_request, user_input
+from .._core.protocol import envelope, list_params, message_request, user_input
 from ._model import Outcome
 from ._probe import Exchange, Probe
 from ._stream import ItemTrack, ParsedStream, item_kind, item_text, parse_stream, walk_items

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._core.sse import SSEDecoder
 from .._exceptions import StreamDecodeError
-from .._sse import SSEDecoder
 
 __all__ = ["ItemTrack", "ParsedStream", "find_actions", "item_kind", "item_text", "parse_stream", "walk_items"]
 

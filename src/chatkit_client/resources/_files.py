@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
-from .._files import FileInput, PreparedFile, ProgressCallback, prepare_file
+from .._core.files import FileInput, PreparedFile, ProgressCallback, prepare_file
 from ..types import UploadedFile
 from ._shared import parse_model
 
 if TYPE_CHECKING:
     from .._client import AsyncChatKit, ChatKit
-    from .._requests import RequestSpec
+    from .._core.requests import RequestSpec
 
 __all__ = ["AsyncFiles", "Files"]
 

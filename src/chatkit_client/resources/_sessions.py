@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._hosted_requests import build_session_body, path_id
+from .._core.hosted_requests import build_session_body, path_id
 from ..types import ChatSession
 from ..types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
 from ._shared import parse_model

@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .._core.requests import ApiResponse
 from .._exceptions import APIResponseValidationError
-from .._requests import ApiResponse
 from ..types._base import describe_validation_error
 
 __all__ = ["parse_json_object", "parse_model", "validate_model"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._export import EXPORT_PAGE_SIZE, export_ids, thread_record
-from .._hosted_requests import list_query, path_id
+from .._core.export import EXPORT_PAGE_SIZE, export_ids, thread_record
+from .._core.hosted_requests import list_query, path_id
 from .._pagination import AsyncPage, AsyncPaginator, SyncPage, parse_page
 from ..types import ChatKitThread, ThreadDeleted, ThreadItem, parse_item
 from ._shared import parse_model, validate_model

@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._exceptions import InvalidInputError
-from .types import ThreadItem, ThreadMetadata
+from .._exceptions import InvalidInputError
+from ..types import ThreadItem, ThreadMetadata
 
 __all__ = ["EXPORT_PAGE_SIZE", "export_ids", "export_line", "thread_record"]
 

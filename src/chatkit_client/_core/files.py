@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TypeAlias
 
-from ._exceptions import InvalidInputError
+from .._exceptions import InvalidInputError
 
 __all__ = ["FileInput", "PreparedFile", "ProgressCallback", "prepare_file"]
 

@@ -9,7 +9,7 @@ import mimetypes
 import os
 from typing import IO, TypeAlias
 
-from ._exceptions import InvalidInputError
+from .._exceptions import InvalidInputError
 
 __all__ = ["MAX_AUDIO_BYTES", "AudioInput", "read_audio"]
 

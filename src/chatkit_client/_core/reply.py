@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ._exceptions import StreamDecodeError
-from .types import (
+from .._exceptions import StreamDecodeError
+from ..types import (
     Annotation,
     AssistantMessageContent,
     AssistantMessageContentPartAdded,
@@ -439,6 +439,6 @@ class ReplyBuilder:
 
 def _limit_error(what: str, limit: str) -> StreamDecodeError:
     return StreamDecodeError(
-        f"the stream sent {what} (the client's limit, chatkit_client._reply.{limit}); a real answer stays far "
+        f"the stream sent {what} (the client's limit, chatkit_client._core.reply.{limit}); a real answer stays far "
         "below it, so the server is broken or hostile. What arrived before is in .reply"
     )

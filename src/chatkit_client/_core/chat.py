@@ -1,16 +1,14 @@
 """Everything a Chat does that needs no I/O, written once for `Chat` and `AsyncChat`.
 
-- `SessionState`: the hosted session a Chat owns, and when it must be renewed.
+- `SessionState` (in `session`): the hosted session a Chat owns, and when it must be renewed.
 - `ChatState`: the thread a Chat continues, its client tools, and the calls already answered.
-- `EventDecoder`: bytes in, typed events out, each applied to the turn's `ReplyBuilder`.
+- `EventDecoder` (in `decoder`): bytes in, typed events out, each applied to the turn's `ReplyBuilder`.
 - request preparation: protocol envelopes, upload checks against the session's settings.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,10 +16,9 @@ from typing import IO, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
-from pydantic_core import from_json
 
-from ._constants import LOGGER_NAME
-from ._exceptions import (
+from .._constants import LOGGER_NAME
+from .._exceptions import (
     APIResponseValidationError,
     APITimeoutError,
     BodyFailedAfterStatusError,
@@ -32,38 +29,33 @@ from ._exceptions import (
     StreamInterruptedError,
     ToolRoundsExceededError,
 )
-from ._files import FileInput, PreparedFile, prepare_file
-from ._protocol import check_json_serialisable, tool_output_request
-from ._reply import Reply, ReplyBuilder
-from ._requests import RequestSpec
-from ._sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
-from .types import (
+from ..types import (
     Attachment,
     ChatSession,
     ClientToolCallItem,
     ErrorEvent,
-    StreamOptionsEvent,
     Thread,
     ThreadItem,
     ThreadStreamEvent,
     UserMessageItem,
-    parse_event,
     parse_item,
 )
-from .types._base import describe_validation_error
-from .types._events import PLAIN_TEXT_DELTA, text_delta_event
+from ..types._base import describe_validation_error
+from .decoder import EventDecoder, check_stream_content_type
+from .files import FileInput, PreparedFile, prepare_file
+from .protocol import check_json_serialisable, tool_output_request
+from .reply import Reply, ReplyBuilder
+from .requests import RequestSpec
+from .sse import DEFAULT_MAX_EVENT_SIZE
 
 __all__ = [
     "DEFAULT_MAX_TOOL_ROUNDS",
     "ChatState",
-    "EventDecoder",
-    "SessionState",
     "ToolHandler",
     "TurnDriver",
     "check_attachment_ids",
     "check_hosted_uploads",
     "check_max_tool_rounds",
-    "check_stream_content_type",
     "newest_user_message_id",
     "parse_attachment",
     "parse_thread",
@@ -81,12 +73,6 @@ log = logging.getLogger(LOGGER_NAME)
 ToolHandler: TypeAlias = Callable[[dict[str, Any]], Any]
 """A client tool: called with the call's arguments, returns a JSON-serialisable result (may be async for AsyncChat)."""
 
-# A renewal happens when less than this much of the session remains (or a tenth of its lifetime, if shorter).
-RENEW_MARGIN_SECONDS = 30.0
-# The hosted API's session lifetime when `expires_after` is not given (ten minutes).
-DEFAULT_SESSION_LIFETIME = 600.0
-# A `Date` header has whole seconds and servers drift a little: smaller differences are not skew.
-_SKEW_NOISE_SECONDS = 5.0
 
 DEFAULT_MAX_TOOL_ROUNDS = 25
 """Client tool calls answered automatically in one turn before `ToolRoundsExceededError`."""
@@ -96,121 +82,6 @@ def check_max_tool_rounds(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInputError("max_tool_rounds", f"must be a whole number of rounds, 0 or more; got {value!r}")
     return value
-
-
-class SessionState:
-    """The hosted session behind a Chat: which secret to send and whether it is time to renew.
-
-    With `params` the Chat creates sessions itself and renews them; with only a client secret the
-    secret is used as given (nothing to renew it with).
-
-    Expiry is judged on the server's clock: at `install` the offset between the server's clock and
-    ours is learned from the answer's `Date` header (or, without one, from a session that our clock
-    says expired before it was made), so a local clock that is minutes off does not renew every turn.
-
-    Creation is single-flight: callers that waited for the session lock while an attempt ran share that
-    attempt's outcome (`shared_failure`) instead of each running a full retry cycle of their own.
-
-    ```python
-    state = SessionState(params={"user": "u", "workflow": "wf"}, clock=lambda: 1_000.0)
-    assert state.needs_session()
-    ```
-    """
-
-    def __init__(
-        self,
-        *,
-        params: Mapping[str, Any] | None = None,
-        session: ChatSession | None = None,
-        client_secret: str | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.params = dict(params) if params is not None else None
-        self.session = session
-        self.fixed_secret = client_secret
-        self.clock = clock
-        self.obtained_at = clock()
-        self.renewals = 0
-        # The server's clock minus ours, learned when a session is installed.
-        self.clock_offset = 0.0
-        # Single flight: attempts finished so far, and the failure of the last one if it failed.
-        self.attempts = 0
-        self.failure: Exception | None = None
-
-    @property
-    def can_renew(self) -> bool:
-        return self.params is not None
-
-    def secret(self) -> str:
-        if self.session is not None:
-            return self.session.client_secret
-        assert self.fixed_secret is not None
-        return self.fixed_secret
-
-    def needs_session(self) -> bool:
-        """True when a session must be created (none yet) or renewed (about to expire) before the next request."""
-        if not self.can_renew:
-            return False
-        if self.session is None:
-            return True
-        now = self.clock() + self.clock_offset
-        remaining = self.session.expires_at - now
-        lifetime = max(self.session.expires_at - (self.obtained_at + self.clock_offset), 0.0)
-        return remaining < min(RENEW_MARGIN_SECONDS, lifetime / 10.0)
-
-    def ticket(self) -> int:
-        """Taken before waiting for the session lock; `shared_failure` compares against it."""
-        return self.attempts
-
-    def shared_failure(self, ticket: int) -> Exception | None:
-        """The failure of an attempt that finished while the caller waited (to raise instead of retrying).
-
-        Like a future's result, the same exception object goes to every caller that shared the attempt.
-        """
-        return self.failure if self.attempts > ticket else None
-
-    def attempt_failed(self, err: Exception) -> None:
-        self.attempts += 1
-        self.failure = err
-
-    def install(self, session: ChatSession, *, date_header: str | None = None) -> None:
-        """Use `session` from now on; `date_header` is the `Date` of the answer that created it."""
-        if self.session is not None:
-            self.renewals += 1
-        self.attempts += 1
-        self.failure = None
-        self.session = session
-        self.obtained_at = self.clock()
-        self.clock_offset = self._learn_offset(session, date_header)
-
-    def _learn_offset(self, session: ChatSession, date_header: str | None) -> float:
-        server_now = _parse_http_date(date_header)
-        if session.expires_at <= (server_now if server_now is not None else self.obtained_at):
-            # Expired the moment it was made by the clock we had: that clock is wrong (ours is ahead, or the
-            # Date came from a proxy). The session's own times tell: assume the lifetime asked for.
-            server_now = session.expires_at - self._requested_lifetime()
-        if server_now is None:
-            return 0.0
-        offset = server_now - self.obtained_at
-        return offset if abs(offset) > _SKEW_NOISE_SECONDS else 0.0
-
-    def _requested_lifetime(self) -> float:
-        expires_after = (self.params or {}).get("expires_after")
-        seconds = expires_after.get("seconds") if isinstance(expires_after, Mapping) else None
-        return float(seconds) if isinstance(seconds, int | float) and seconds > 0 else DEFAULT_SESSION_LIFETIME
-
-    def is_current(self, secret: str) -> bool:
-        """Whether `secret` is still the one in use (so a 401 on it calls for a renewal)."""
-        return self.session is not None and self.session.client_secret == secret
-
-
-def _parse_http_date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
 
 
 ToolRound: TypeAlias = tuple[ClientToolCallItem, ToolHandler]
@@ -330,162 +201,6 @@ def tool_output(call: ClientToolCallItem, result: object = None, error: BaseExce
 def stream_error(event: ErrorEvent, reply: Reply) -> StreamError:
     return StreamError(event.message, code=event.code, allow_retry=bool(event.allow_retry), reply=reply)
 
-
-# A text delta as servers serialise it (`type` first, no spaces): read from a plain dict and applied without a
-# model when nobody looks at the event (`send()`, `text_deltas()`). Anything else takes the typed path.
-_DELTA_HEAD = '{"type":"thread.item.updated",'
-_DELTA_KIND = "assistant_message.content_part.text_delta"
-_DELTA_TYPE = f'"{_DELTA_KIND}"'
-
-
-class EventDecoder:
-    """Decodes a conversation stream's bytes into typed events and applies each to the turn's Reply.
-
-    `feed`/`finish` return the typed events of a chunk. The stream shells use the finer steps instead:
-    `payloads` (SSE only), then `event` for one payload when someone iterates events, or `apply_quietly`
-    for a batch nobody looks at, which applies plain text deltas to the builder without building models.
-    Both keep every check of the typed path (sizes, depth, limits, error events).
-    """
-
-    def __init__(self, builder: ReplyBuilder, *, max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE) -> None:
-        self.builder = builder
-        self._sse = SSEDecoder(max_event_size=max_event_size)
-        self.error: ErrorEvent | None = None
-        self.allow_cancel: bool | None = None
-        self.events = 0
-        self.bytes = 0
-
-    def event(self, data: str) -> ThreadStreamEvent:
-        """Parse one payload, apply it to the Reply and return its typed event."""
-        plain = PLAIN_TEXT_DELTA.fullmatch(data)
-        if plain is not None and not self.builder.keeps_events:
-            # The most frequent event, straight to its part (what `parse_event` and `apply` would do).
-            item_id, index_text, delta = plain.groups()
-            index = int(index_text)
-            try:
-                self.builder.apply_text_delta(item_id, index, delta)
-            except StreamDecodeError as err:
-                err.reply = self.builder.reply()
-                raise
-            self.events += 1
-            return text_delta_event(item_id, index, delta)
-        try:
-            event = parse_event(data)
-            # The builder refuses, with the same error, an event that would break one of its limits.
-            self.builder.apply(event)
-        except StreamDecodeError as err:
-            err.reply = self.builder.reply()
-            raise
-        self.events += 1
-        if isinstance(event, ErrorEvent):
-            if self.error is None:
-                self.error = event
-        elif isinstance(event, StreamOptionsEvent):
-            self.allow_cancel = event.stream_options.allow_cancel
-        return event
-
-    def text_or_event(self, data: str) -> str | ThreadStreamEvent:
-        """Apply one payload: a plain text delta gives its text (no model made), anything else its event."""
-        builder = self.builder
-        if not builder.keeps_events:
-            found = PLAIN_TEXT_DELTA.fullmatch(data)
-            if found is not None:
-                item_id, index, delta = found.groups()
-                try:
-                    builder.apply_text_delta(item_id, int(index), delta)
-                except StreamDecodeError as err:
-                    err.reply = builder.reply()
-                    raise
-                self.events += 1
-                return delta
-            if data.startswith(_DELTA_HEAD) and _DELTA_TYPE in data:
-                escaped = self._plain_delta(data)
-                if escaped is not None:
-                    return escaped
-        return self.event(data)
-
-    def apply_quietly(self, payloads: list[str]) -> None:
-        """Apply payloads nobody will see as events; text deltas cost a regular expression, not a model."""
-        if self.builder.keeps_events:
-            for data in payloads:
-                self.event(data)
-            return
-        plain, apply, event = PLAIN_TEXT_DELTA.fullmatch, self.builder.apply_text_delta, self.event
-        try:
-            for data in payloads:
-                found = plain(data)
-                if found is not None:
-                    item_id, index, delta = found.groups()
-                    apply(item_id, int(index), delta)
-                    self.events += 1
-                elif not (data.startswith(_DELTA_HEAD) and _DELTA_TYPE in data and self._plain_delta(data) is not None):
-                    event(data)
-        except StreamDecodeError as err:
-            if err.reply is None:
-                err.reply = self.builder.reply()
-            raise
-
-    def _plain_delta(self, data: str) -> str | None:
-        """Apply `data` when it is exactly a text delta (no other field); None (nothing applied) otherwise."""
-        found = PLAIN_TEXT_DELTA.fullmatch(data)
-        if found is not None:
-            item_id, index_text, delta = found.groups()
-            index = int(index_text)
-        else:
-            # The same, with escapes in its strings (newlines, quotes): a dict, still no model.
-            try:
-                obj = from_json(data)
-            except ValueError:
-                return None  # the typed path reports it
-            # Exactly the three fields of each level, of exactly these types: no nesting, so no depth check
-            # is needed, and nothing a model would keep (extra fields) or coerce (a float index) is lost.
-            if type(obj) is not dict or len(obj) != 3 or obj.get("type") != "thread.item.updated":
-                return None
-            update, item_id = obj.get("update"), obj.get("item_id")
-            if type(update) is not dict or type(item_id) is not str or len(update) != 3:
-                return None
-            raw_index, delta = update.get("content_index"), update.get("delta")
-            if type(raw_index) is not int or type(delta) is not str or update.get("type") != _DELTA_KIND:
-                return None
-            index = raw_index
-        try:
-            self.builder.apply_text_delta(item_id, index, delta)
-        except StreamDecodeError as err:
-            err.reply = self.builder.reply()
-            raise
-        self.events += 1
-        return delta
-
-    def payloads(self, chunk: bytes) -> list[str]:
-        """The `data` of the events this chunk completes (SSE only; nothing applied yet)."""
-        self.bytes += len(chunk)
-        try:
-            return self._sse.feed(chunk)
-        except StreamDecodeError as err:
-            err.reply = self.builder.reply()
-            raise
-
-    def final_payloads(self) -> list[str]:
-        """The `data` of an event the body's end completes."""
-        return self._sse.flush()
-
-    def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:
-        payloads = self.payloads(chunk)
-        return [self.event(data) for data in payloads] if payloads else []
-
-    def finish(self) -> list[ThreadStreamEvent]:
-        return [self.event(data) for data in self.final_payloads()]
-
-
-def check_stream_content_type(content_type: str) -> None:
-    """A streaming request must be answered with SSE; anything else is a server or proxy problem."""
-    if content_type == "text/event-stream":
-        return
-    shown = content_type or "no content type"
-    raise APIResponseValidationError(
-        f"expected a text/event-stream answer to a streaming request, got {shown}; "
-        "check that the URL points at a ChatKit endpoint",
-    )
 
 
 def check_hosted_uploads(session: ChatSession | None, files: Sequence[PreparedFile]) -> None:

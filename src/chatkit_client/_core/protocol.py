@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from ._exceptions import APIResponseValidationError, InvalidInputError
+from .._exceptions import APIResponseValidationError, InvalidInputError
 
 __all__ = [
     "STREAMING_TYPES",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import codecs
 
-from ._exceptions import InvalidInputError, StreamDecodeError
+from .._exceptions import InvalidInputError, StreamDecodeError
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder"]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ._exceptions import InvalidInputError
+from .._exceptions import InvalidInputError
 
 __all__ = [
     "build_session_body",

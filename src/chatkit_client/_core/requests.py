@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeAlias
 
-from ._exceptions import APIResponseValidationError
+from .._exceptions import APIResponseValidationError
 
 __all__ = ["ApiResponse", "FilePart", "RequestSpec", "media_type"]
 

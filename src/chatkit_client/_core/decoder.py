@@ -1,0 +1,178 @@
+"""A conversation stream's bytes in, typed events out, each applied to the turn's `ReplyBuilder`."""
+
+from __future__ import annotations
+
+from pydantic_core import from_json
+
+from .._exceptions import (
+    APIResponseValidationError,
+    StreamDecodeError,
+)
+from ..types import (
+    ErrorEvent,
+    StreamOptionsEvent,
+    ThreadStreamEvent,
+    parse_event,
+)
+from ..types._events import PLAIN_TEXT_DELTA, text_delta_event
+from .reply import ReplyBuilder
+from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
+
+__all__ = ["EventDecoder", "check_stream_content_type"]
+
+# A text delta as servers serialise it (`type` first, no spaces): read from a plain dict and applied without a
+# model when nobody looks at the event (`send()`, `text_deltas()`). Anything else takes the typed path.
+_DELTA_HEAD = '{"type":"thread.item.updated",'
+_DELTA_KIND = "assistant_message.content_part.text_delta"
+_DELTA_TYPE = f'"{_DELTA_KIND}"'
+
+
+class EventDecoder:
+    """Decodes a conversation stream's bytes into typed events and applies each to the turn's Reply.
+
+    `feed`/`finish` return the typed events of a chunk. The stream shells use the finer steps instead:
+    `payloads` (SSE only), then `event` for one payload when someone iterates events, or `apply_quietly`
+    for a batch nobody looks at, which applies plain text deltas to the builder without building models.
+    Both keep every check of the typed path (sizes, depth, limits, error events).
+    """
+
+    def __init__(self, builder: ReplyBuilder, *, max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE) -> None:
+        self.builder = builder
+        self._sse = SSEDecoder(max_event_size=max_event_size)
+        self.error: ErrorEvent | None = None
+        self.allow_cancel: bool | None = None
+        self.events = 0
+        self.bytes = 0
+
+    def event(self, data: str) -> ThreadStreamEvent:
+        """Parse one payload, apply it to the Reply and return its typed event."""
+        plain = PLAIN_TEXT_DELTA.fullmatch(data)
+        if plain is not None and not self.builder.keeps_events:
+            # The most frequent event, straight to its part (what `parse_event` and `apply` would do).
+            item_id, index_text, delta = plain.groups()
+            index = int(index_text)
+            try:
+                self.builder.apply_text_delta(item_id, index, delta)
+            except StreamDecodeError as err:
+                err.reply = self.builder.reply()
+                raise
+            self.events += 1
+            return text_delta_event(item_id, index, delta)
+        try:
+            event = parse_event(data)
+            # The builder refuses, with the same error, an event that would break one of its limits.
+            self.builder.apply(event)
+        except StreamDecodeError as err:
+            err.reply = self.builder.reply()
+            raise
+        self.events += 1
+        if isinstance(event, ErrorEvent):
+            if self.error is None:
+                self.error = event
+        elif isinstance(event, StreamOptionsEvent):
+            self.allow_cancel = event.stream_options.allow_cancel
+        return event
+
+    def text_or_event(self, data: str) -> str | ThreadStreamEvent:
+        """Apply one payload: a plain text delta gives its text (no model made), anything else its event."""
+        builder = self.builder
+        if not builder.keeps_events:
+            found = PLAIN_TEXT_DELTA.fullmatch(data)
+            if found is not None:
+                item_id, index, delta = found.groups()
+                try:
+                    builder.apply_text_delta(item_id, int(index), delta)
+                except StreamDecodeError as err:
+                    err.reply = builder.reply()
+                    raise
+                self.events += 1
+                return delta
+            if data.startswith(_DELTA_HEAD) and _DELTA_TYPE in data:
+                escaped = self._plain_delta(data)
+                if escaped is not None:
+                    return escaped
+        return self.event(data)
+
+    def apply_quietly(self, payloads: list[str]) -> None:
+        """Apply payloads nobody will see as events; text deltas cost a regular expression, not a model."""
+        if self.builder.keeps_events:
+            for data in payloads:
+                self.event(data)
+            return
+        plain, apply, event = PLAIN_TEXT_DELTA.fullmatch, self.builder.apply_text_delta, self.event
+        try:
+            for data in payloads:
+                found = plain(data)
+                if found is not None:
+                    item_id, index, delta = found.groups()
+                    apply(item_id, int(index), delta)
+                    self.events += 1
+                elif not (data.startswith(_DELTA_HEAD) and _DELTA_TYPE in data and self._plain_delta(data) is not None):
+                    event(data)
+        except StreamDecodeError as err:
+            if err.reply is None:
+                err.reply = self.builder.reply()
+            raise
+
+    def _plain_delta(self, data: str) -> str | None:
+        """Apply `data` when it is exactly a text delta (no other field); None (nothing applied) otherwise."""
+        found = PLAIN_TEXT_DELTA.fullmatch(data)
+        if found is not None:
+            item_id, index_text, delta = found.groups()
+            index = int(index_text)
+        else:
+            # The same, with escapes in its strings (newlines, quotes): a dict, still no model.
+            try:
+                obj = from_json(data)
+            except ValueError:
+                return None  # the typed path reports it
+            # Exactly the three fields of each level, of exactly these types: no nesting, so no depth check
+            # is needed, and nothing a model would keep (extra fields) or coerce (a float index) is lost.
+            if type(obj) is not dict or len(obj) != 3 or obj.get("type") != "thread.item.updated":
+                return None
+            update, item_id = obj.get("update"), obj.get("item_id")
+            if type(update) is not dict or type(item_id) is not str or len(update) != 3:
+                return None
+            raw_index, delta = update.get("content_index"), update.get("delta")
+            if type(raw_index) is not int or type(delta) is not str or update.get("type") != _DELTA_KIND:
+                return None
+            index = raw_index
+        try:
+            self.builder.apply_text_delta(item_id, index, delta)
+        except StreamDecodeError as err:
+            err.reply = self.builder.reply()
+            raise
+        self.events += 1
+        return delta
+
+    def payloads(self, chunk: bytes) -> list[str]:
+        """The `data` of the events this chunk completes (SSE only; nothing applied yet)."""
+        self.bytes += len(chunk)
+        try:
+            return self._sse.feed(chunk)
+        except StreamDecodeError as err:
+            err.reply = self.builder.reply()
+            raise
+
+    def final_payloads(self) -> list[str]:
+        """The `data` of an event the body's end completes."""
+        return self._sse.flush()
+
+    def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:
+        payloads = self.payloads(chunk)
+        return [self.event(data) for data in payloads] if payloads else []
+
+    def finish(self) -> list[ThreadStreamEvent]:
+        return [self.event(data) for data in self.final_payloads()]
+
+
+def check_stream_content_type(content_type: str) -> None:
+    """A streaming request must be answered with SSE; anything else is a server or proxy problem."""
+    if content_type == "text/event-stream":
+        return
+    shown = content_type or "no content type"
+    raise APIResponseValidationError(
+        f"expected a text/event-stream answer to a streaming request, got {shown}; "
+        "check that the URL points at a ChatKit endpoint",
+    )
+

@@ -1,0 +1,138 @@
+"""The hosted session behind a Chat: which client secret to send, and when to renew it (on the server's clock)."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..types import (
+    ChatSession,
+)
+
+__all__ = ["SessionState"]
+
+# A renewal happens when less than this much of the session remains (or a tenth of its lifetime, if shorter).
+RENEW_MARGIN_SECONDS = 30.0
+# The hosted API's session lifetime when `expires_after` is not given (ten minutes).
+DEFAULT_SESSION_LIFETIME = 600.0
+# A `Date` header has whole seconds and servers drift a little: smaller differences are not skew.
+_SKEW_NOISE_SECONDS = 5.0
+
+
+class SessionState:
+    """The hosted session behind a Chat: which secret to send and whether it is time to renew.
+
+    With `params` the Chat creates sessions itself and renews them; with only a client secret the
+    secret is used as given (nothing to renew it with).
+
+    Expiry is judged on the server's clock: at `install` the offset between the server's clock and
+    ours is learned from the answer's `Date` header (or, without one, from a session that our clock
+    says expired before it was made), so a local clock that is minutes off does not renew every turn.
+
+    Creation is single-flight: callers that waited for the session lock while an attempt ran share that
+    attempt's outcome (`shared_failure`) instead of each running a full retry cycle of their own.
+
+    ```python
+    state = SessionState(params={"user": "u", "workflow": "wf"}, clock=lambda: 1_000.0)
+    assert state.needs_session()
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        params: Mapping[str, Any] | None = None,
+        session: ChatSession | None = None,
+        client_secret: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.params = dict(params) if params is not None else None
+        self.session = session
+        self.fixed_secret = client_secret
+        self.clock = clock
+        self.obtained_at = clock()
+        self.renewals = 0
+        # The server's clock minus ours, learned when a session is installed.
+        self.clock_offset = 0.0
+        # Single flight: attempts finished so far, and the failure of the last one if it failed.
+        self.attempts = 0
+        self.failure: Exception | None = None
+
+    @property
+    def can_renew(self) -> bool:
+        return self.params is not None
+
+    def secret(self) -> str:
+        if self.session is not None:
+            return self.session.client_secret
+        assert self.fixed_secret is not None
+        return self.fixed_secret
+
+    def needs_session(self) -> bool:
+        """True when a session must be created (none yet) or renewed (about to expire) before the next request."""
+        if not self.can_renew:
+            return False
+        if self.session is None:
+            return True
+        now = self.clock() + self.clock_offset
+        remaining = self.session.expires_at - now
+        lifetime = max(self.session.expires_at - (self.obtained_at + self.clock_offset), 0.0)
+        return remaining < min(RENEW_MARGIN_SECONDS, lifetime / 10.0)
+
+    def ticket(self) -> int:
+        """Taken before waiting for the session lock; `shared_failure` compares against it."""
+        return self.attempts
+
+    def shared_failure(self, ticket: int) -> Exception | None:
+        """The failure of an attempt that finished while the caller waited (to raise instead of retrying).
+
+        Like a future's result, the same exception object goes to every caller that shared the attempt.
+        """
+        return self.failure if self.attempts > ticket else None
+
+    def attempt_failed(self, err: Exception) -> None:
+        self.attempts += 1
+        self.failure = err
+
+    def install(self, session: ChatSession, *, date_header: str | None = None) -> None:
+        """Use `session` from now on; `date_header` is the `Date` of the answer that created it."""
+        if self.session is not None:
+            self.renewals += 1
+        self.attempts += 1
+        self.failure = None
+        self.session = session
+        self.obtained_at = self.clock()
+        self.clock_offset = self._learn_offset(session, date_header)
+
+    def _learn_offset(self, session: ChatSession, date_header: str | None) -> float:
+        server_now = _parse_http_date(date_header)
+        if session.expires_at <= (server_now if server_now is not None else self.obtained_at):
+            # Expired the moment it was made by the clock we had: that clock is wrong (ours is ahead, or the
+            # Date came from a proxy). The session's own times tell: assume the lifetime asked for.
+            server_now = session.expires_at - self._requested_lifetime()
+        if server_now is None:
+            return 0.0
+        offset = server_now - self.obtained_at
+        return offset if abs(offset) > _SKEW_NOISE_SECONDS else 0.0
+
+    def _requested_lifetime(self) -> float:
+        expires_after = (self.params or {}).get("expires_after")
+        seconds = expires_after.get("seconds") if isinstance(expires_after, Mapping) else None
+        return float(seconds) if isinstance(seconds, int | float) and seconds > 0 else DEFAULT_SESSION_LIFETIME
+
+    def is_current(self, secret: str) -> bool:
+        """Whether `secret` is still the one in use (so a 401 on it calls for a renewal)."""
+        return self.session is not None and self.session.client_secret == secret
+
+
+def _parse_http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
