@@ -7,29 +7,29 @@ the two shells only differ where they must: which transport they hold and `await
 from __future__ import annotations
 
 import os
-import platform
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from ._async.requester import AsyncRequester
 from ._chat import Chat
-from ._client_checks import check_header_value, check_headers, check_timeout, check_url
-from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_RETRIES
+from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_RETRIES
 from ._core.chat import DEFAULT_MAX_TOOL_ROUNDS, ToolHandler
+from ._core.checks import check_header_value, check_headers, check_timeout, check_url
+from ._core.endpoints import Endpoints, HeadersSource
 from ._core.files import FileInput
 from ._core.hosted_requests import build_session_body
-from ._core.protocol import check_strings, is_streaming
 from ._core.redact import install_log_redaction, redact_url
 from ._core.reply import Reply
 from ._core.requests import FilePart, RequestSpec
-from ._core.retry import IDEMPOTENT_PROTOCOL_REQUESTS
 from ._core.session import SessionState
 from ._core.sse import DEFAULT_MAX_EVENT_SIZE
 from ._exceptions import ConfigurationError, InvalidInputError
 from ._in_process import InProcess
 from ._sentinels import NOT_GIVEN, NotGiven
+from ._sync.requester import SyncRequester
 from ._transport import (
     DEFAULT_TIMEOUT,
     AsyncTransport,
@@ -39,7 +39,6 @@ from ._transport import (
     Timeout,
     TimeoutTypes,
 )
-from ._version import __version__
 from .resources import AsyncFiles, AsyncSessions, AsyncThreads, Files, Sessions, Threads
 
 if TYPE_CHECKING:
@@ -50,19 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncChatKit", "ChatKit", "HeadersSource"]
 
-HeadersSource: TypeAlias = Mapping[str, str] | Callable[[], Mapping[str, str]]
-"""Headers for a self-hosted server: a dict, or a callable returning one per request (for rotating tokens)."""
-
-# Said when a self-hosted server_url answers 404 or 405: the URL points somewhere, just not at ChatKit.
-_NOT_FOUND_HINT = (
-    "no ChatKit endpoint there; check the path of server_url (--server-url in the CLI), the URL your server's "
-    "ChatKit handler is mounted at (for example http://localhost:8000/chatkit); for OpenAI's hosted API use "
-    "api_key= (and base_url=) instead of server_url="
-)
-
-_USER_AGENT = f"chatkit-client/{__version__} python/{platform.python_version()}"
-# The argument each hosted header comes from, so a bad value is reported under the name the caller used.
-_API_FIELDS = {"Authorization": "api_key", "OpenAI-Organization": "organization", "OpenAI-Project": "project"}
+T = TypeVar("T")
 
 
 def _mask(secret: str | None) -> str:
@@ -89,12 +76,34 @@ class _SeedState:
         return session
 
 
+class _Setting(Generic[T]):
+    """A client setting kept on the client's `Endpoints`, so requests built later see a value changed later."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _Setting[T]: ...
+    @overload
+    def __get__(self, obj: _BaseChatKit, objtype: type | None = None) -> T: ...
+    def __get__(self, obj: _BaseChatKit | None, objtype: type | None = None) -> T | _Setting[T]:
+        if obj is None:
+            return self
+        value: T = getattr(obj._endpoints, self.name)
+        return value
+
+    def __set__(self, obj: _BaseChatKit, value: T) -> None:
+        setattr(obj._endpoints, self.name, value)
+
+
 class _BaseChatKit:
-    api_key: str | None
-    base_url: str
-    organization: str | None
-    project: str | None
-    server_url: str | None
+    api_key = _Setting[str | None]()
+    base_url = _Setting[str]()
+    organization = _Setting[str | None]()
+    project = _Setting[str | None]()
+    server_url = _Setting[str | None]()
+    upload_url = _Setting[str | None]()
+    default_headers = _Setting[dict[str, str]]()
     _transport: SyncTransport | AsyncTransport
 
     def __init__(
@@ -114,6 +123,8 @@ class _BaseChatKit:
         total_timeout: float | None = None,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
+        self._closed = False
+        self._endpoints = Endpoints(check_open=self._ensure_open, headers=headers)
         # The environment is read here and only here, so a client's behaviour is fixed once built.
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or None
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
@@ -158,7 +169,6 @@ class _BaseChatKit:
             )
         # The largest stream event accepted (64 MiB by default), so a runaway server cannot exhaust memory.
         self.max_event_size = max_event_size
-        self._closed = False
         install_log_redaction()
         if total_timeout is not None and (
             isinstance(total_timeout, bool) or not isinstance(total_timeout, int | float) or not total_timeout > 0
@@ -205,11 +215,7 @@ class _BaseChatKit:
         return self.server_url is not None
 
     def _require_hosted(self, what: str) -> None:
-        if self.server_url is not None:
-            raise ConfigurationError(
-                f"{what} is part of OpenAI's hosted ChatKit API, but this client talks to the self-hosted server at "
-                f"{redact_url(self.server_url)}; use client.chat() for conversations and thread operations instead"
-            )
+        self._endpoints.require_hosted(what)
 
     def _session_state(
         self,
@@ -287,10 +293,7 @@ class _BaseChatKit:
             )
         return SessionState(params=self._seed.session_params, session=self._seed.session)
 
-    # -- request specs (pure) ------------------------------------------------------------------
-    def _common_headers(self) -> dict[str, str]:
-        return {"User-Agent": _USER_AGENT, **self.default_headers}
-
+    # -- request specs (pure, in `_core.endpoints`) ---------------------------------------------
     def _ensure_open(self) -> None:
         """Refuse a request on a closed client (or one whose shared connection pool was closed)."""
         if self._closed or self._transport.client.is_closed:
@@ -300,18 +303,7 @@ class _BaseChatKit:
             )
 
     def _api_headers(self) -> dict[str, str]:
-        if not self.api_key:
-            raise ConfigurationError(
-                "This call needs an OpenAI API key: pass api_key= to the client "
-                "or set the OPENAI_API_KEY environment variable"
-            )
-        headers = {**self._common_headers(), **BETA_HEADER, "Authorization": f"Bearer {self.api_key}"}
-        if self.organization:
-            headers["OpenAI-Organization"] = self.organization
-        if self.project:
-            headers["OpenAI-Project"] = self.project
-        check_headers(headers, _API_FIELDS, "default_headers")
-        return headers
+        return self._endpoints.api_headers()
 
     def _api_spec(
         self,
@@ -321,15 +313,7 @@ class _BaseChatKit:
         json: object | None = None,
         params: Mapping[str, str | int] | None = None,
     ) -> RequestSpec:
-        """A request authenticated with the API key, for the hosted admin endpoints."""
-        self._require_hosted(f"{method} {path}")
-        self._ensure_open()
-        check_strings(json, "")
-        check_strings(params, "")
-        headers = self._api_headers()
-        headers["Accept"] = "application/json"
-        # Every hosted REST call is safe to resend (see _retry): GETs, DELETE, sessions.create and cancel.
-        return RequestSpec(method, self.base_url + path, headers=headers, json=json, params=params, idempotent=True)
+        return self._endpoints.api(method, path, json=json, params=params)
 
     def _secret_spec(
         self,
@@ -343,71 +327,22 @@ class _BaseChatKit:
         idempotent: bool = False,
         not_found_hint: str | None = None,
     ) -> RequestSpec:
-        """A request authenticated with a session's client secret (conversation and files)."""
-        self._require_hosted(f"{method} {path}")
-        if not isinstance(client_secret, str) or not client_secret.strip():
-            raise InvalidInputError("client_secret", "must be a session's client secret ('ek_...')")
-        self._ensure_open()
-        headers = {
-            **self._common_headers(),
-            **BETA_HEADER,
-            "Authorization": f"Bearer {client_secret}",
-            "Accept": accept,
-        }
-        check_headers(headers, {"Authorization": "client_secret"}, "default_headers")
-        return RequestSpec(
+        return self._endpoints.with_secret(
             method,
-            self.base_url + path,
-            headers=headers,
+            path,
+            client_secret,
             json=json,
             files=files,
+            accept=accept,
             idempotent=idempotent,
             not_found_hint=not_found_hint,
         )
 
     def _protocol_spec(self, request: dict[str, Any], client_secret: str | None) -> RequestSpec:
-        """A ChatKit protocol request: to the hosted conversation endpoint with `client_secret`, or to
-        the self-hosted server; SSE is asked for exactly when the request type streams."""
-        accept = "text/event-stream" if is_streaming(request["type"]) else "application/json"
-        check_strings(request.get("params"), "params")
-        idempotent = request["type"] in IDEMPOTENT_PROTOCOL_REQUESTS
-        if self.server_url is None:
-            assert client_secret is not None
-            return self._secret_spec(
-                "POST",
-                "/chatkit/conversation",
-                client_secret,
-                json=request,
-                accept=accept,
-                idempotent=idempotent,
-                not_found_hint="no ChatKit endpoint there; check base_url, the API root (https://api.openai.com/v1)",
-            )
-        headers = {**self._server_headers(), "Accept": accept}
-        return RequestSpec(
-            "POST",
-            self.server_url,
-            headers=headers,
-            json=request,
-            idempotent=idempotent,
-            not_found_hint=_NOT_FOUND_HINT,
-        )
+        return self._endpoints.protocol(request, client_secret)
 
     def _server_headers(self) -> dict[str, str]:
-        """Headers for the self-hosted server, asking a callable source afresh each time."""
-        self._ensure_open()
-        source = self._server_headers_source
-        if source is None:
-            resolved: Mapping[str, str] = {}
-        else:
-            resolved = source() if callable(source) else source
-            if not isinstance(resolved, Mapping):
-                raise InvalidInputError("headers", "the headers callable must return a dict of header values")
-        given = {str(k): str(v) for k, v in resolved.items()}
-        # A callable's answer is checked each time: a rotated token may carry a newline the first did not.
-        check_headers(given, {}, "headers")
-        common = self._common_headers()
-        check_headers(common, {}, "default_headers")
-        return {**common, **given}
+        return self._endpoints.server_headers()
 
     def __repr__(self) -> str:
         if self.server_url is not None:
@@ -516,7 +451,7 @@ class ChatKit(_BaseChatKit):
         )
         if in_process is not None:
             http_client = in_process.sync_client(self.timeout)
-        self._transport = SyncTransport(
+        self._transport = transport = SyncTransport(
             http_client=http_client,
             timeout=self.timeout,
             max_retries=self.max_retries,
@@ -524,7 +459,8 @@ class ChatKit(_BaseChatKit):
             max_response_size=self.max_response_size,
         )
         if in_process is not None:
-            self._transport._owns_client = True  # closing the client stops the app (and its lifespan)
+            transport._owns_client = True  # closing the client stops the app (and its lifespan)
+        self._requester = SyncRequester(self._endpoints, transport, max_event_size=self.max_event_size)
 
     @cached_property
     def sessions(self) -> Sessions:
@@ -715,7 +651,7 @@ class AsyncChatKit(_BaseChatKit):
         )
         if in_process is not None:
             http_client = in_process.async_client(self.timeout)
-        self._transport = AsyncTransport(
+        self._transport = transport = AsyncTransport(
             http_client=http_client,
             timeout=self.timeout,
             max_retries=self.max_retries,
@@ -723,7 +659,8 @@ class AsyncChatKit(_BaseChatKit):
             max_response_size=self.max_response_size,
         )
         if in_process is not None:
-            self._transport._owns_client = True  # closing the client stops the app (and its lifespan)
+            transport._owns_client = True  # closing the client stops the app (and its lifespan)
+        self._requester = AsyncRequester(self._endpoints, transport, max_event_size=self.max_event_size)
 
     @cached_property
     def sessions(self) -> AsyncSessions:

@@ -13,9 +13,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ._core.redact import redact_url
-from ._exceptions import InvalidInputError
-from ._transport import Timeout
+from .._exceptions import InvalidInputError
+from .redact import redact_url
 
 __all__ = ["check_header_value", "check_headers", "check_timeout", "check_url"]
 
@@ -95,12 +94,10 @@ def check_url(url: object, field: str, *, allow_query: bool) -> str:
 def check_timeout(timeout: object) -> None:
     """Each limit of a timeout must be None (no limit) or a positive, finite number of seconds."""
     limits: dict[str, object]
-    if isinstance(timeout, Timeout):
+    # An `httpx2.Timeout` is recognised by its four limits, so this core module needs no HTTP library.
+    if all(hasattr(timeout, limit) for limit in ("connect", "read", "write", "pool")):
         limits = {
-            "timeout.connect": timeout.connect,
-            "timeout.read": timeout.read,
-            "timeout.write": timeout.write,
-            "timeout.pool": timeout.pool,
+            f"timeout.{limit}": getattr(timeout, limit) for limit in ("connect", "read", "write", "pool")
         }
     else:
         limits = {"timeout": timeout}
