@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import IO, Any, TypeAlias
 
 from .._constants import BETA_HEADER
 from .._exceptions import ConfigurationError, InvalidInputError
@@ -159,6 +159,10 @@ class Endpoints:
             idempotent=idempotent,
             not_found_hint=not_found_hint,
         )
+
+    def upload(self, client_secret: str, filename: str, handle: IO[bytes], mime_type: str) -> RequestSpec:
+        """A hosted upload (`POST /chatkit/files`, multipart field `file`) with a session's client secret."""
+        return self.with_secret("POST", "/chatkit/files", client_secret, files={"file": (filename, handle, mime_type)})
 
     def protocol(self, request: dict[str, Any], client_secret: str | None) -> RequestSpec:
         """A ChatKit protocol request: to the hosted conversation endpoint with `client_secret`, or to

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING
 
 from .._core.files import FileInput, PreparedFile, ProgressCallback, prepare_file
+from .._core.parsing import parse_model
 from ..types import UploadedFile
-from ._shared import parse_model
 
 if TYPE_CHECKING:
     from .._client import AsyncChatKit, ChatKit
@@ -18,9 +18,7 @@ __all__ = ["AsyncFiles", "Files"]
 def _upload_spec(
     client: ChatKit | AsyncChatKit, prepared: PreparedFile, client_secret: str, handle: IO[bytes]
 ) -> RequestSpec:
-    return client._secret_spec(
-        "POST", "/chatkit/files", client_secret, files={"file": (prepared.filename, handle, prepared.mime_type)}
-    )
+    return client._endpoints.upload(client_secret, prepared.filename, handle, prepared.mime_type)
 
 
 class Files:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._core.hosted_requests import build_session_body, path_id
+from .._core.parsing import parse_model
 from ..types import ChatSession
 from ..types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
-from ._shared import parse_model
 
 if TYPE_CHECKING:
     from .._client import AsyncChatKit, ChatKit

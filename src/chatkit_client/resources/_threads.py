@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._core.export import EXPORT_PAGE_SIZE, export_ids, thread_record
 from .._core.hosted_requests import list_query, path_id
+from .._core.parsing import parse_model, validate_model
 from .._pagination import AsyncPage, AsyncPaginator, SyncPage, parse_page
 from ..types import ChatKitThread, ThreadDeleted, ThreadItem, parse_item
-from ._shared import parse_model, validate_model
 
 if TYPE_CHECKING:
     from .._client import AsyncChatKit, ChatKit

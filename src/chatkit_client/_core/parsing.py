@@ -1,4 +1,4 @@
-"""Response parsing shared by every resource shell."""
+"""Answers of the hosted REST endpoints read into models: a mismatch names where and what, never the values."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .._core.requests import ApiResponse
 from .._exceptions import APIResponseValidationError
 from ..types._base import describe_validation_error
+from .requests import ApiResponse
 
 __all__ = ["parse_json_object", "parse_model", "validate_model"]
 
