@@ -14,10 +14,11 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ._async.transport import AsyncTransport
 from ._chat import Chat
-from ._client_checks import check_header_value, check_headers, check_timeout, check_url
 from ._constants import BETA_HEADER, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_RETRIES
 from ._core.chat import DEFAULT_MAX_TOOL_ROUNDS, ToolHandler
+from ._core.checks import check_header_value, check_headers, check_url
 from ._core.files import FileInput
 from ._core.hosted_requests import build_session_body
 from ._core.protocol import check_strings, is_streaming
@@ -28,17 +29,10 @@ from ._core.retry import IDEMPOTENT_PROTOCOL_REQUESTS
 from ._core.session import SessionState
 from ._core.sse import DEFAULT_MAX_EVENT_SIZE
 from ._exceptions import ConfigurationError, InvalidInputError
+from ._http import DEFAULT_TIMEOUT, HttpxAsyncClient, HttpxClient, Timeout, TimeoutTypes, check_timeout
 from ._in_process import InProcess
 from ._sentinels import NOT_GIVEN, NotGiven
-from ._transport import (
-    DEFAULT_TIMEOUT,
-    AsyncTransport,
-    HttpxAsyncClient,
-    HttpxClient,
-    SyncTransport,
-    Timeout,
-    TimeoutTypes,
-)
+from ._sync.transport import SyncTransport
 from ._version import __version__
 from .resources import AsyncFiles, AsyncSessions, AsyncThreads, Files, Sessions, Threads
 

@@ -1,23 +1,24 @@
-"""Checks of a client's configuration and of every header it sends, made before anything is sent.
+"""Checks of a client's URLs and of every header it sends, made before anything is sent.
 
 A credential with a stray `\\r`, `\\n` or space (pasted from a file, read from `.env`) or a non-ASCII
 character cannot go into an HTTP header. Sent anyway, the HTTP layer fails with a message that
 quotes the whole value, and the failure looks like a network error worth retrying. These checks
 name the field and the problem and never repeat the value.
+
+Core module: imports only the standard library, `_exceptions` and `_core.redact`. (`check_timeout`,
+which needs httpx2's `Timeout`, lives in `_http`.)
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ._core.redact import redact_url
-from ._exceptions import InvalidInputError
-from ._transport import Timeout
+from .._exceptions import InvalidInputError
+from .redact import redact_url
 
-__all__ = ["check_header_value", "check_headers", "check_timeout", "check_url"]
+__all__ = ["check_header_value", "check_headers", "check_url"]
 
 # RFC 9110 token characters, the only ones a header name may have.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -91,21 +92,3 @@ def check_url(url: object, field: str, *, allow_query: bool) -> str:
         )
     return url
 
-
-def check_timeout(timeout: object) -> None:
-    """Each limit of a timeout must be None (no limit) or a positive, finite number of seconds."""
-    limits: dict[str, object]
-    if isinstance(timeout, Timeout):
-        limits = {
-            "timeout.connect": timeout.connect,
-            "timeout.read": timeout.read,
-            "timeout.write": timeout.write,
-            "timeout.pool": timeout.pool,
-        }
-    else:
-        limits = {"timeout": timeout}
-    for field, value in limits.items():
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-            raise InvalidInputError(field, f"must be a positive number of seconds, or None for no limit, got {value!r}")
