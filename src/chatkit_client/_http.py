@@ -1,8 +1,8 @@
 """What both transports share: httpx2 configuration, error translation, bodies, clocks, logging; no sending.
 
 May import httpx2, `_connection_guards`, the shared vocabulary and `_core`; never a shell. The transports
-(`_async/transport.py`, and `_sync/transport.py` generated from it) send `RequestSpec`s built elsewhere
-and are, with this module, `_connection_guards` and the in-process transports, the only importers of httpx2.
+(`_async/transport.py`, and `_sync/transport.py` generated from it) send `RequestSpec`s built elsewhere;
+they and this module are the client's only importers of httpx2, apart from the in-process transports.
 
 The transports retry by the pure policy in `_core.retry` (which says what is sent again and why),
 translate httpx2's exceptions into ours in one place (`translate_errors`), and log each attempt
