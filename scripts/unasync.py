@@ -32,6 +32,7 @@ SUBS: list[tuple[str, str]] = [
     ("AsyncPaginator", "SyncPaginator"),
     ("AsyncRequester", "SyncRequester"),
     ("_async_", "_sync_"),
+    ("atrace", "trace"),
     # Typing and the standard library.
     ("AsyncIterator", "Iterator"),
     ("AsyncIterable", "Iterable"),

@@ -47,8 +47,8 @@ if _TYPE_CHECKING:
         ToolRoundsExceededError,
         UnprocessableEntityError,
     )
+    from ._http import Timeout
     from ._pagination import AsyncPage, AsyncPaginator, SyncPage
-    from ._transport import Timeout
 
 # Names are imported on first use, so that `import chatkit_client` (and the `chatkit` command's
 # start-up) does not pay for pydantic and httpx2 until something needs them.
@@ -86,7 +86,7 @@ _LAZY: dict[str, str] = {
     "StreamError": "._exceptions",
     "StreamInterruptedError": "._exceptions",
     "SyncPage": "._pagination",
-    "Timeout": "._transport",
+    "Timeout": "._http",
     "ToolHandler": "._core.chat",
     "ToolRoundsExceededError": "._exceptions",
     "UnprocessableEntityError": "._exceptions",

@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._async.transport import AsyncByteStream
 from ._core.audio import AudioInput, read_audio
 from ._core.chat import (
     DEFAULT_MAX_TOOL_ROUNDS,
@@ -53,7 +54,6 @@ from ._core.reply import Reply
 from ._core.session import SessionState
 from ._exceptions import APIConnectionError, AuthenticationError, BodyFailedAfterStatusError
 from ._pagination import AsyncPage, AsyncPaginator, parse_page
-from ._transport import AsyncByteStream
 from .types import (
     AssistantMessageContentPartTextDelta,
     Attachment,

@@ -53,7 +53,7 @@ from ._core.reply import Reply
 from ._core.session import SessionState
 from ._exceptions import APIConnectionError, AuthenticationError, BodyFailedAfterStatusError
 from ._pagination import SyncPage, parse_page
-from ._transport import ByteStream
+from ._sync.transport import ByteStream
 from .types import (
     AssistantMessageContentPartTextDelta,
     Attachment,

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._async.requester import AsyncRequester
+from ._async.transport import AsyncTransport
 from ._chat import Chat
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_RETRIES
 from ._core.chat import DEFAULT_MAX_TOOL_ROUNDS, ToolHandler
@@ -27,18 +28,11 @@ from ._core.requests import FilePart, RequestSpec
 from ._core.session import SessionState
 from ._core.sse import DEFAULT_MAX_EVENT_SIZE
 from ._exceptions import ConfigurationError, InvalidInputError
+from ._http import DEFAULT_TIMEOUT, HttpxAsyncClient, HttpxClient, Timeout, TimeoutTypes
 from ._in_process import InProcess
 from ._sentinels import NOT_GIVEN, NotGiven
 from ._sync.requester import SyncRequester
-from ._transport import (
-    DEFAULT_TIMEOUT,
-    AsyncTransport,
-    HttpxAsyncClient,
-    HttpxClient,
-    SyncTransport,
-    Timeout,
-    TimeoutTypes,
-)
+from ._sync.transport import SyncTransport
 from .resources import AsyncFiles, AsyncSessions, AsyncThreads, Files, Sessions, Threads
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Two guards below httpx2, on the connections httpcore2 pools; used by `_transport` only.
+"""Two guards below httpx2, on the connections httpcore2 pools; used by the transports only.
 
 - **Deadlines.** `watch_deadlines` wraps a client's network backend so that every socket read,
   write and connect has its timeout cut to what is left of the current request's total timeout

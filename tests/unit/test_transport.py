@@ -348,7 +348,7 @@ async def test_a_request_that_is_not_valid_http_is_neither_retried_nor_echoed(ki
 
 def test_a_json_answer_nested_past_the_stack_is_a_validation_error() -> None:
     from chatkit_client import APIResponseValidationError
-    from chatkit_client._transport import ApiResponse
+    from chatkit_client._core.requests import ApiResponse
 
     deep = b"[" * 200_000 + b"]" * 200_000
     with pytest.raises(APIResponseValidationError, match="nested too deeply"):

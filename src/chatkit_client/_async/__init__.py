@@ -1,1 +1,1 @@
-"""The async shells, written by hand; `_sync/` is generated from this package by `scripts/unasync.py`."""
+"""Async shells, hand-written: the source of the sync package."""  # unasync: """Sync shells, generated."""

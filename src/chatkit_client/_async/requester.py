@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 
 from .._core.endpoints import Endpoints
 from .._core.requests import ApiResponse, RequestSpec
-from .._transport import AsyncByteStream, AsyncTransport
+from .transport import AsyncByteStream, AsyncTransport
 
 __all__ = ["AsyncRequester"]
 

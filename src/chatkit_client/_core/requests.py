@@ -1,7 +1,7 @@
 """The request and response types every layer shares: built by pure code, sent by a transport.
 
 May import only the standard library and `_exceptions`: no HTTP library, so the I/O-free core can build
-requests without pulling one in (see `_transport` for the one module that sends them).
+requests without pulling one in (see `_async/transport.py` for what sends them).
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "SENT_NOTE",
     "Reach",
+    "Retries",
     "RetryDecision",
     "is_retryable_status",
     "parse_retry_after",
@@ -167,6 +168,51 @@ def retry_decision(
     if time_left is not None and delay >= time_left:
         return RetryDecision(None)
     return RetryDecision(delay)
+
+
+@dataclass
+class Retries:
+    """The retries of one request: how many were made, and whether to make another after a failed attempt.
+
+    Bookkeeping only, no waiting: the transport's one retry loop reports each failure here and waits the
+    decision's delay before the next attempt, or raises (with the decision's note) when there is none.
+
+    >>> retries = Retries(2, idempotent=True, replayable=True, random=lambda: 0.0)
+    >>> retries.after_failure(status_code=503).delay, retries.made
+    (0.5, 1)
+    >>> retries.after_failure(status_code=400).delay, retries.made
+    (None, 1)
+    """
+
+    max_retries: int
+    idempotent: bool
+    replayable: bool
+    random: Callable[[], float]
+    made: int = 0
+
+    def after_failure(
+        self,
+        *,
+        status_code: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        reach: Reach = "sent",
+        time_left: float | None = None,
+    ) -> RetryDecision:
+        """`retry_decision` for the attempt that just failed; a decision with a delay counts as one more retry."""
+        decision = retry_decision(
+            self.made,
+            self.max_retries,
+            status_code=status_code,
+            headers=headers,
+            idempotent=self.idempotent,
+            reach=reach,
+            replayable=self.replayable,
+            time_left=time_left,
+            random=self.random,
+        )
+        if decision.delay is not None:
+            self.made += 1
+        return decision
 
 
 def retry_delay(

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 
 from .._core.endpoints import Endpoints
 from .._core.requests import ApiResponse, RequestSpec
-from .._transport import ByteStream, SyncTransport
+from .transport import ByteStream, SyncTransport
 
 __all__ = ["SyncRequester"]
 
