@@ -6,6 +6,17 @@ rule gives its sync form in a trailing directive; the sync file gets that text (
 
     lock = asyncio.Lock()  # unasync: lock = threading.Lock()
 
+Where the shells differ by more than a line (an async-only class, a docstring whose examples differ), marker
+lines fence a block. An async-only block is left out of the sync file; a sync-only block is written commented
+out (so the async module never runs it), and the sync file gets its lines without the `# `, with no rule applied:
+
+    # unasync: async-only begin
+    class AsyncPaginator(Generic[T]): ...
+    # unasync: async-only end
+    # unasync: sync-only begin
+    # '''A sync docstring, whose examples run under doctest.'''
+    # unasync: sync-only end
+
 Usage:
     python scripts/unasync.py           # write the sync files
     python scripts/unasync.py --check   # exit 1 if a sync file is stale or was edited by hand (`make lint`)
@@ -33,6 +44,8 @@ SUBS: list[tuple[str, str]] = [
     ("AsyncRequester", "SyncRequester"),
     ("_async_", "_sync_"),
     ("atrace", "trace"),
+    ("HttpxAsyncClient", "HttpxClient"),
+    ("in_process.async_client", "in_process.sync_client"),
     # Typing and the standard library.
     ("AsyncIterator", "Iterator"),
     ("AsyncIterable", "Iterable"),
@@ -89,9 +102,44 @@ def unasync_line(line: str) -> str:
     return line
 
 
+_BLOCK = re.compile(r"^\s*# unasync: (?P<kind>async-only|sync-only) (?P<edge>begin|end)\s*$")
+
+
 def unasync_text(text: str, source: str) -> str:
-    lines = [unasync_line(line) for line in text.splitlines()]
-    return HEADER.format(source=source) + "\n".join(lines) + "\n"
+    lines: list[str] = []
+    block: str | None = None  # the kind of marked block the current line is in
+    after_removed = False  # just past an async-only block: its blank lines must not double the ones before it
+    for number, line in enumerate(text.splitlines(), start=1):
+        marker = _BLOCK.match(line)
+        if marker is not None:
+            expected = "end" if block == marker["kind"] else "begin" if block is None else None
+            if marker["edge"] != expected:
+                raise ValueError(f"{source}:{number}: unexpected `{line.strip()}`")
+            after_removed = block == "async-only"
+            block = marker["kind"] if marker["edge"] == "begin" else None
+            continue
+        if block == "sync-only":
+            lines.append(_uncomment(line, f"{source}:{number}"))
+        elif block is None and not (after_removed and not line.strip() and (not lines or not lines[-1])):
+            lines.append(unasync_line(line))
+            after_removed = after_removed and not line.strip()
+    if block is not None:
+        raise ValueError(f"{source}: a `# unasync: {block} begin` block is never ended")
+    return _header(source) + "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _header(source: str) -> str:
+    header = HEADER.format(source=source)
+    # A deep source path would make it longer than ruff's line limit: then it takes two lines.
+    return header if len(header) <= 121 else header.replace(": ", ":\n# ", 1)
+
+
+def _uncomment(line: str, where: str) -> str:
+    # A sync-only line is written commented out, so the async module never runs it: `    # code` -> `    code`.
+    indent, _, rest = line.partition("#")
+    if indent.strip() or not (rest == "" or rest.startswith(" ")):
+        raise ValueError(f"{where}: a line of a sync-only block must be a comment (`# ` and the sync line)")
+    return indent + rest[1:] if rest else ""
 
 
 def expected_files() -> dict[Path, str]:

@@ -18,15 +18,22 @@ from chatkit_client.testing import serve_dev
 
 MODULES = [
     "chatkit_client",
-    "chatkit_client._client",
+    "chatkit_client._sync.client",
+    "chatkit_client._async.client",
     "chatkit_client._chat",
     "chatkit_client._async_chat",
-    "chatkit_client._pagination",
+    "chatkit_client._sync.pagination",
+    "chatkit_client._async.pagination",
     "chatkit_client._core.protocol",
     "chatkit_client._core.export",
     "chatkit_client._core.audio",
     "chatkit_client._core.files",
-    "chatkit_client.resources._threads",
+    "chatkit_client._sync.resources.threads",
+    "chatkit_client._async.resources.threads",
+    "chatkit_client._sync.resources.sessions",
+    "chatkit_client._async.resources.sessions",
+    "chatkit_client._sync.resources.files",
+    "chatkit_client._async.resources.files",
 ]
 
 
@@ -52,9 +59,9 @@ def test_docstring_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert runner.failures == 0, "a docstring example failed (see the output above)"
     # The first things people call have examples that really run.
     for name in (
-        "chatkit_client._client.ChatKit",
-        "chatkit_client._client.AsyncChatKit",
-        "chatkit_client._client.ChatKit.chat",
+        "chatkit_client._sync.client.ChatKit",
+        "chatkit_client._async.client.AsyncChatKit",
+        "chatkit_client._sync.client.ChatKit.chat",
         "chatkit_client._chat.Chat",
         "chatkit_client._chat.Chat.send",
         "chatkit_client._chat.Chat.stream",

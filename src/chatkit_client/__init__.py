@@ -17,10 +17,12 @@ from ._lazy import lazy_getattr as _lazy_getattr
 from ._version import __version__
 
 if _TYPE_CHECKING:
+    from ._async.client import AsyncChatKit
+    from ._async.pagination import AsyncPage, AsyncPaginator
     from ._async_chat import AsyncChat, AsyncChatStream
     from ._chat import Chat, ChatStream
-    from ._client import AsyncChatKit, ChatKit, HeadersSource
     from ._core.chat import ToolHandler
+    from ._core.endpoints import HeadersSource
     from ._core.files import FileInput, ProgressCallback
     from ._core.reply import Reply
     from ._exceptions import (
@@ -48,7 +50,8 @@ if _TYPE_CHECKING:
         UnprocessableEntityError,
     )
     from ._http import Timeout
-    from ._pagination import AsyncPage, AsyncPaginator, SyncPage
+    from ._sync.client import ChatKit
+    from ._sync.pagination import SyncPage
 
 # Names are imported on first use, so that `import chatkit_client` (and the `chatkit` command's
 # start-up) does not pay for pydantic and httpx2 until something needs them.
@@ -59,20 +62,20 @@ _LAZY: dict[str, str] = {
     "APIStatusError": "._exceptions",
     "APITimeoutError": "._exceptions",
     "AsyncChat": "._async_chat",
-    "AsyncChatKit": "._client",
+    "AsyncChatKit": "._async.client",
     "AsyncChatStream": "._async_chat",
-    "AsyncPage": "._pagination",
-    "AsyncPaginator": "._pagination",
+    "AsyncPage": "._async.pagination",
+    "AsyncPaginator": "._async.pagination",
     "AuthenticationError": "._exceptions",
     "BadRequestError": "._exceptions",
     "Chat": "._chat",
-    "ChatKit": "._client",
+    "ChatKit": "._sync.client",
     "ChatKitError": "._exceptions",
     "ChatStream": "._chat",
     "ConfigurationError": "._exceptions",
     "ConflictError": "._exceptions",
     "FileInput": "._core.files",
-    "HeadersSource": "._client",
+    "HeadersSource": "._core.endpoints",
     "InternalServerError": "._exceptions",
     "InvalidInputError": "._exceptions",
     "NotFoundError": "._exceptions",
@@ -85,7 +88,7 @@ _LAZY: dict[str, str] = {
     "StreamEndedEarlyError": "._exceptions",
     "StreamError": "._exceptions",
     "StreamInterruptedError": "._exceptions",
-    "SyncPage": "._pagination",
+    "SyncPage": "._sync.pagination",
     "Timeout": "._http",
     "ToolHandler": "._core.chat",
     "ToolRoundsExceededError": "._exceptions",

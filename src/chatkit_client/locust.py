@@ -41,7 +41,7 @@ from locust import User, events
 from locust.runners import MasterRunner, WorkerRunner
 
 from ._chat import Chat
-from ._client import ChatKit
+from ._sync.client import ChatKit
 from .load._metrics import error_kind
 from .types import AssistantMessageContentPartTextDelta, ThreadItemUpdatedEvent
 

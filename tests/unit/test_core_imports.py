@@ -16,7 +16,6 @@ _CORE_DIR = Path(chatkit_client.__file__).parent / "_core"
 CORE = [
     *sorted(f"_core.{path.stem}" for path in _CORE_DIR.glob("*.py") if path.stem != "__init__"),
     "_core",
-    "_pagination",
     "_exceptions",
     "types",
 ]

@@ -12,6 +12,7 @@ import pytest
 
 from chatkit_client import APIResponseValidationError, InvalidInputError
 from chatkit_client._core.audio import MAX_AUDIO_BYTES, read_audio
+from chatkit_client._core.pages import parse_page
 from chatkit_client._core.protocol import (
     delete_attachment_request,
     structured_input_request,
@@ -19,7 +20,6 @@ from chatkit_client._core.protocol import (
     transcription_text,
 )
 from chatkit_client._core.reply import ReplyBuilder
-from chatkit_client._pagination import parse_page
 from chatkit_client.types import (
     HiddenContextItem,
     SDKHiddenContextItem,

@@ -13,7 +13,7 @@ import click
 
 if TYPE_CHECKING:
     from .._chat import Chat
-    from .._client import ChatKit
+    from .._sync.client import ChatKit
 
 __all__ = ["TARGET_OPTIONS", "Target", "accept_target_options", "check_url", "parse_headers", "pass_target"]
 
@@ -57,7 +57,7 @@ class Target:
 
     def client(self) -> ChatKit:
         if self._client is None:
-            from .._client import ChatKit
+            from .._sync.client import ChatKit
 
             if self.server_url is not None:
                 self._client = ChatKit(server_url=self.server_url, headers=self.headers or None)

@@ -16,7 +16,7 @@ from ._target import Target
 
 if TYPE_CHECKING:
     from .._chat import Chat
-    from .._client import ChatKit
+    from .._sync.client import ChatKit
     from ..types import ThreadItem, ThreadMetadata
 
 __all__ = ["ThreadsBackend", "threads_backend", "uses_admin_api"]

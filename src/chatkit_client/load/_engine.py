@@ -23,8 +23,8 @@ from ._plan import LoadPlan, open_schedule, spawn_delays
 from ._report import LoadReport
 
 if TYPE_CHECKING:
+    from .._async.client import AsyncChatKit
     from .._async_chat import AsyncChat, AsyncChatStream
-    from .._client import AsyncChatKit
 
 __all__ = ["LoadTarget", "Progress", "run", "run_load"]
 
@@ -55,7 +55,7 @@ class LoadTarget:
         return self.server_url is not None
 
     def client(self, http_client: httpx2.AsyncClient, timeout: float) -> AsyncChatKit:
-        from .._client import AsyncChatKit
+        from .._async.client import AsyncChatKit
 
         if self.server_url is not None:
             return AsyncChatKit(

@@ -1,7 +1,6 @@
 """The hosted REST resources: `client.sessions`, `client.threads`, `client.files`."""
 
-from ._files import AsyncFiles, Files
-from ._sessions import AsyncSessions, Sessions
-from ._threads import AsyncThreads, Threads
+from .._async.resources import AsyncFiles, AsyncSessions, AsyncThreads
+from .._sync.resources import Files, Sessions, Threads
 
 __all__ = ["AsyncFiles", "AsyncSessions", "AsyncThreads", "Files", "Sessions", "Threads"]
