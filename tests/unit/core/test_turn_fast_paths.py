@@ -41,20 +41,25 @@ class Result:
 Step = Callable[[TurnDriver, list[str], list[str]], None]
 
 
+def delta_text(event: object) -> str | None:
+    if isinstance(event, ThreadItemUpdatedEvent) and isinstance(event.update, AssistantMessageContentPartTextDelta):
+        return event.update.delta
+    return None
+
+
 def by_event(driver: TurnDriver, payloads: list[str], texts: list[str]) -> None:
     for data in payloads:
-        event = driver.event(data)
-        if isinstance(event, ThreadItemUpdatedEvent) and isinstance(event.update, AssistantMessageContentPartTextDelta):
-            texts.append(event.update.delta)
+        text = delta_text(driver.event(data))
+        if text is not None:
+            texts.append(text)
 
 
 def by_text_or_event(driver: TurnDriver, payloads: list[str], texts: list[str]) -> None:
     for data in payloads:
         found = driver.text_or_event(data)
-        if type(found) is str:
-            texts.append(found)
-        elif isinstance(found, ThreadItemUpdatedEvent) and isinstance(found.update, AssistantMessageContentPartTextDelta):
-            texts.append(found.update.delta)
+        text = found if type(found) is str else delta_text(found)
+        if text is not None:
+            texts.append(text)
 
 
 def quietly(driver: TurnDriver, payloads: list[str], texts: list[str]) -> None:
@@ -90,9 +95,7 @@ def typed(chunks: list[bytes], *, keep_events: bool) -> Result:
         driver.begin_round(SSE)
         events = [event for chunk in chunks for event in driver.feed(chunk)]
         events += driver.end_round()
-        for event in events:
-            if isinstance(event, ThreadItemUpdatedEvent) and isinstance(event.update, AssistantMessageContentPartTextDelta):
-                texts.append(event.update.delta)
+        texts = [text for text in map(delta_text, events) if text is not None]
         driver.next_tool_round()
     except (StreamDecodeError, StreamEndedEarlyError, StreamError) as err:
         failure = (type(err), str(err), err.reply)
@@ -201,7 +204,8 @@ def test_every_way_of_applying_a_stream_gives_the_typed_turn(
     same(run(chunks, keep_events=keep_events, steps=lambda n: quietly), reference, texts=False)
     # A stream iterated for a while, then finished by get_final_reply(), or text_deltas() then events.
     switch = data.draw(st.integers(0, len(chunks)))
-    same(run(chunks, keep_events=keep_events, steps=lambda n: by_event if n < switch else quietly), reference, texts=False)
+    events_then_rest = run(chunks, keep_events=keep_events, steps=lambda n: by_event if n < switch else quietly)
+    same(events_then_rest, reference, texts=False)
     mixed = run(chunks, keep_events=keep_events, steps=lambda n: by_text_or_event if n < switch else by_event)
     same(mixed, reference)
 
@@ -214,5 +218,6 @@ def test_the_realistic_turns_agree_on_every_path() -> None:
             reference = typed(chunks, keep_events=keep_events)
             assert reference.reply.text and (reference.failure is not None) == (kind == "error")
             for step in (by_event, by_text_or_event, quietly):
-                same(run(chunks, keep_events=keep_events, steps=lambda n, s=step: s), reference, texts=step is not quietly)
+                result = run(chunks, keep_events=keep_events, steps=lambda n, s=step: s)
+                same(result, reference, texts=step is not quietly)
             assert (reference.reply.events is not None) == keep_events

@@ -55,6 +55,8 @@ def tool_call(call_id: str, item_id: str = CALL, name: str = "get_weather") -> d
     return done(item_id, "client_tool_call", name=name, arguments={"city": "Zürich"}, call_id=call_id, status="pending")
 
 
+THOUGHT = {"type": "thought", "content": "考えています"}
+
 ANSWER: list[dict[str, Any]] = [
     {"type": "thread.created", "thread": thread()},
     {"type": "stream_options", "stream_options": {"allow_cancel": True}},
@@ -67,8 +69,8 @@ ANSWER: list[dict[str, Any]] = [
     ),
     {"type": "progress_update", "icon": "search", "text": "Recherche… 🔎"},
     added(WORKFLOW, "workflow", workflow={"type": "reasoning", "tasks": []}),
-    update(WORKFLOW, "workflow.task.added", task_index=0, task={"type": "thought", "content": "考えています"}),
-    done(WORKFLOW, "workflow", workflow={"type": "reasoning", "tasks": [{"type": "thought", "content": "考えています"}]}),
+    update(WORKFLOW, "workflow.task.added", task_index=0, task=THOUGHT),
+    done(WORKFLOW, "workflow", workflow={"type": "reasoning", "tasks": [THOUGHT]}),
     added(ASSISTANT, "assistant_message", content=[]),
     update(ASSISTANT, "assistant_message.content_part.added", content_index=0, content=output("")[0]),
     *(delta(ASSISTANT, 0, piece) for piece in PIECES),
