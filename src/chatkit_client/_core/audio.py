@@ -1,6 +1,8 @@
 """Audio for `input.transcribe`: the shapes a caller may pass, read whole and checked before any request.
 
 The protocol sends audio inline as base64 in one JSON body, so it is bounded here rather than streamed.
+
+Imports: stdlib, _exceptions.
 """
 
 from __future__ import annotations

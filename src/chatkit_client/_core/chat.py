@@ -4,6 +4,8 @@
 - `ChatState`: the thread a Chat continues, its client tools, and the calls already answered.
 - `EventDecoder` (in `decoder`): bytes in, typed events out, each applied to the turn's `ReplyBuilder`.
 - request preparation: protocol envelopes, upload checks against the session's settings.
+
+Imports: stdlib, pydantic, types, _exceptions, _constants, and core: decoder, files, protocol, reply, requests, sse.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ A credential with a stray `\\r`, `\\n` or space (pasted from a file, read from `
 character cannot go into an HTTP header. Sent anyway, the HTTP layer fails with a message that
 quotes the whole value, and the failure looks like a network error worth retrying. These checks
 name the field and the problem and never repeat the value.
+
+Imports: stdlib, _exceptions, and core: redact.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""A conversation stream's bytes in, typed events out, each applied to the turn's `ReplyBuilder`."""
+"""A conversation stream's bytes in, typed events out, each applied to the turn's `ReplyBuilder`.
+
+Imports: pydantic_core, types, _exceptions, and core: reply, sse.
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ Three kinds of request leave a client:
 
 Every header is checked before anything is sent (`checks.check_headers`), so a credential with a stray
 newline is refused by the name of the argument it came from and never shown.
+
+Imports: stdlib, _exceptions, _constants, _version, and core: checks, protocol, redact, requests, retry.
 """
 
 from __future__ import annotations

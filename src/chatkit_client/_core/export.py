@@ -3,6 +3,8 @@
 One record per thread: the thread's fields as JSON values (timestamps as ISO-8601 strings) and `items`, every
 item oldest first, in the typed models' JSON form (`type` in the protocol spelling, REST's JSON-encoded
 fields decoded). Fields this library does not know are kept. Written one record per line, that is JSON Lines.
+
+Imports: stdlib, types, _exceptions.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ a header line), and exactly the size announced is sent.
 
 In a `(filename, content)` tuple, `content` is bytes, a binary file object or a `pathlib.Path`; a
 plain `str` is refused, because it cannot say whether it is a path or the text to upload.
+
+Imports: stdlib, _exceptions.
 """
 
 from __future__ import annotations

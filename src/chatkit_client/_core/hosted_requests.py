@@ -3,6 +3,8 @@
 Written exactly as the API documents them (docs/protocol.md §8.2-8.3): only what the caller gave, no nulls,
 no empty objects, and the ranges the API enforces are enforced here first, with messages that name
 the field and what is allowed.
+
+Imports: stdlib, _exceptions.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 checked here before anything is sent; the settings that requests are built from live on the client's
 `Endpoints`; `chat()` and `send_message` decide here which session a new Chat uses. The shells add the
 transport, the default `Timeout` object (an httpx2 one, so built there) and the calls that send.
+
+Imports: stdlib, types, _exceptions, _constants, _sentinels, and core: checks, endpoints, hosted_requests,
+redact, session, sse.
 """
 
 from __future__ import annotations

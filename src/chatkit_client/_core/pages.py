@@ -4,6 +4,8 @@ One shape serves the REST envelope (`has_more` + `last_id`) and the protocol's (
 A walk never loops forever: a cursor the server already sent, a page that points at itself, or
 `has_more` without a cursor raise `APIResponseValidationError` naming the problem. The pages that
 fetch (`SyncPage`, `AsyncPage`) are in the shells' `pagination` modules.
+
+Imports: stdlib, _exceptions, _constants.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Answers of the hosted REST endpoints read into models: a mismatch names where and what, never the values."""
+"""Answers of the hosted REST endpoints read into models: a mismatch names where and what, never the values.
+
+Imports: stdlib, pydantic, types, _exceptions, and core: requests.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 Every request is one JSON envelope `{"type", "params"}` POSTed to the conversation endpoint (hosted)
 or to the server's URL (self-hosted); the first six types below answer with an SSE stream, the
 others with JSON.
+
+Imports: stdlib, _exceptions.
 """
 
 from __future__ import annotations

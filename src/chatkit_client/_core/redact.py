@@ -3,6 +3,8 @@
 Every place that shows a URL (log lines, exception messages, reprs) passes it through `redact_url`,
 and text that may quote a URL (an HTTP library's error message) through `scrub`. The scheme, host,
 port and path stay, so the URL is still useful for finding which server failed.
+
+Imports: stdlib.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Assemble the events of a conversation turn into a finished `Reply`.
 
 The builder is pure bookkeeping (no I/O), so the sync and async stream drivers share it.
+
+Imports: stdlib, types, _exceptions.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 May import only the standard library and `_exceptions`: no HTTP library, so the I/O-free core can build
 requests without pulling one in (see `_async/transport.py` for what sends them).
+
+Imports: stdlib, _exceptions.
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ sent again by us):
   Seekable bodies are rewound to where they started before each attempt.
 - A server's `x-should-retry: false` always wins; `Retry-After`/`retry-after-ms` is honoured up to
   60 s (longer: raise at once); a negative or past `Retry-After` falls back to the backoff.
+
+Imports: stdlib, _constants.
 """
 
 from __future__ import annotations

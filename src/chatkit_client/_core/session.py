@@ -1,4 +1,7 @@
-"""The hosted session behind a Chat: which client secret to send, and when to renew it (on the server's clock)."""
+"""The hosted session behind a Chat: which client secret to send, and when to renew it (on the server's clock).
+
+Imports: stdlib, types.
+"""
 
 from __future__ import annotations
 

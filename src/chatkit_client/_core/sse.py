@@ -9,6 +9,8 @@ accepted and ignored, because ChatKit sends only `data: <json>` events and carri
 The decoder is pure (no I/O). It is the hot path of a turn (tens of thousands of small events), so the
 common case (LF line ends, `data: ` events) is handled a whole event at a time with C-level string methods;
 only events with other lines go through the line-by-line rules.
+
+Imports: stdlib, _exceptions.
 """
 
 from __future__ import annotations
