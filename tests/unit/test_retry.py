@@ -50,6 +50,7 @@ def test_retryable_statuses(status: int, headers: dict[str, str], expected: bool
         ({"retry-after": "Tue, 14 Nov 2023 22:13:30 GMT"}, 10.0),
         ({"retry-after": "Tue, 14 Nov 2023 22:13:00 GMT"}, None),  # in the past: the backoff applies
         ({"retry-after": "soon"}, None),
+        ({"retry-after": "Mon, 01 Jan 9999999999999999999 00:00:00 GMT"}, None),  # a year too large for a date
         ({"retry-after-ms": "x", "retry-after": "4"}, 4.0),
         ({"retry-after": "-5"}, None),  # negative: the backoff applies
         ({"retry-after": "0"}, None),

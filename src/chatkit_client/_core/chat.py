@@ -358,7 +358,12 @@ class TurnDriver:
         except StreamDecodeError as err:
             raise self._fail(err) from None
         if self.decoder.events == 0 and not payloads:
-            raise self._fail(StreamEndedEarlyError(self._no_event_message(), reply=self.reply()))
+            reply = self.reply()
+            raise self._fail(
+                StreamEndedEarlyError(
+                    self._no_event_message() + _kept(reply), events_received=self.events_received, reply=reply
+                )
+            )
         return payloads
 
     def event(self, data: str) -> ThreadStreamEvent:
@@ -413,7 +418,9 @@ class TurnDriver:
 
     def failed_before_body(self, err: BodyFailedAfterStatusError) -> StreamEndedEarlyError:
         """The server answered 2xx and the body failed before its first byte."""
-        return self._ended_early(err, self.events_received, self.reply(), status=err.status_code)
+        # Earlier rounds of the turn (before a tool output was sent) count too: their events are in the reply.
+        count = self.events_received + self.decoder.events
+        return self._ended_early(err, count, self.reply(), status=err.status_code)
 
     def _ended_early(
         self, err: BaseException, count: int, reply: Reply, *, status: int | None = None

@@ -66,7 +66,7 @@ def check_json_serialisable(value: object, field: str) -> None:
     """Raise `InvalidInputError` unless `value` survives strict JSON encoding (no NaN, no objects)."""
     try:
         json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, RecursionError) as err:  # RecursionError: nested thousands of levels deep
         raise InvalidInputError(
             field, f"must be JSON-serialisable (dicts, lists, strings, numbers, booleans, None): {err}"
         ) from err

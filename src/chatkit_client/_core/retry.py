@@ -116,7 +116,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: Callable[[], float] = 
         pass
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year like 9999999999999999999 overflows
         return None
     return _positive(parsed.timestamp() - now())
 

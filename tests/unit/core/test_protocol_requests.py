@@ -257,3 +257,12 @@ def test_transcription_edges() -> None:
         with pytest.raises(APIResponseValidationError, match="'text' string"):
             transcription_text(body)
     assert transcription_text({"text": "", "language": "fr"}) == ""
+
+
+def test_a_value_nested_too_deep_to_encode_is_refused_by_name() -> None:
+    deep: list[Any] = []
+    for _ in range(5_000):
+        deep = [deep]
+    with pytest.raises(InvalidInputError) as caught:
+        tool_output_request("thr_1", deep)
+    assert caught.value.field == "result" and "must be JSON-serialisable" in caught.value.message

@@ -193,7 +193,7 @@ def test_an_empty_tool_output_round_keeps_the_first_rounds_reply() -> None:
     state.register_tool("get_weather", weather)
     driver = TurnDriver(state)
     driver.begin_round(SSE)
-    driver.feed(wire(TURNS["tool_call"]))
+    first = driver.feed(wire(TURNS["tool_call"]))
     driver.end_round()
     step = driver.next_tool_round()
     assert step is not None
@@ -201,7 +201,10 @@ def test_an_empty_tool_output_round_keeps_the_first_rounds_reply() -> None:
     driver.begin_round(SSE)
     with pytest.raises(StreamEndedEarlyError, match="the body was empty") as caught:
         driver.end_round()
+    # The first round's events count, and the message says where they are.
     reply = caught.value.reply
+    assert caught.value.events_received == len(first) > 0
+    assert reply is not None and f"The {len(reply.items)} items received are in .reply." in caught.value.message
     assert reply is not None and reply.text == TEXT and reply.client_tool_calls[0].output == {"temp": 21}
     assert driver.failure is caught.value
     # The turn broke: the Chat keeps the thread but no longer claims to know what is pending.
@@ -275,6 +278,20 @@ def test_interruptions_count_the_events_of_earlier_tool_rounds() -> None:
     err = driver.interrupted(APIConnectionError("reset"))
     assert isinstance(err, StreamEndedEarlyError) and err.events_received == len(first) + 1
     assert err.reply is not None and err.reply.text == TEXT + "\n\nIl fait 21 °C"
+
+
+def test_a_tool_output_round_failing_before_its_first_byte_counts_the_first_round() -> None:
+    state = ChatState()
+    state.register_tool("get_weather", weather)
+    driver = TurnDriver(state)
+    driver.begin_round(SSE)
+    first = driver.feed(wire(TURNS["tool_call"]))
+    step = driver.next_tool_round()
+    assert step is not None
+    driver.tool_output_request(step[0], weather({"city": "Zürich"}))
+    err = driver.failed_before_body(BodyFailedAfterStatusError("boom", status_code=200))
+    assert err.events_received == len(first) > 0
+    assert f"after {len(first)} events" in err.message and "before any event" not in err.message
 
 
 def test_a_body_failing_before_its_first_byte_names_the_status() -> None:
