@@ -55,6 +55,7 @@ SUBS: list[tuple[str, str]] = [
     ("httpx2.AsyncBaseTransport", "httpx2.BaseTransport"),
     ("asyncio.Lock", "threading.Lock"),
     ("asyncio.sleep", "time.sleep"),
+    (r"Awaitable\[((?:[^\[\]]|\[[^\[\]]*\])*)\]", r"\1"),  # `Awaitable[dict[str, Any]]` -> `dict[str, Any]`
     # Every other `AsyncName` is `Name` (AsyncChatKit, AsyncChat, AsyncThreads, AsyncByteStream, ...).
     (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),
     # The language.
@@ -62,6 +63,8 @@ SUBS: list[tuple[str, str]] = [
     ("async with", "with"),
     ("async for", "for"),
     (r"await ", ""),
+    # A docstring example skipped as async runs in the sync twin: `>>> ...  # async example  # doctest: +SKIP`.
+    (r"(.*\S)\s+# async example  # doctest: \+SKIP", r"\1"),
     # Relative imports of the other shells.
     (r"_async\b", "_sync"),
 ]

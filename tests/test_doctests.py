@@ -19,8 +19,8 @@ from chatkit_client.testing import serve_dev
 MODULES = [
     "chatkit_client",
     "chatkit_client._client",
-    "chatkit_client._chat",
-    "chatkit_client._async_chat",
+    "chatkit_client._sync.chat",
+    "chatkit_client._async.chat",
     "chatkit_client._pagination",
     "chatkit_client._core.protocol",
     "chatkit_client._core.export",
@@ -55,9 +55,9 @@ def test_docstring_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         "chatkit_client._client.ChatKit",
         "chatkit_client._client.AsyncChatKit",
         "chatkit_client._client.ChatKit.chat",
-        "chatkit_client._chat.Chat",
-        "chatkit_client._chat.Chat.send",
-        "chatkit_client._chat.Chat.stream",
-        "chatkit_client._chat.ChatStream",
+        "chatkit_client._sync.chat.Chat",
+        "chatkit_client._sync.chat.Chat.send",
+        "chatkit_client._sync.chat.Chat.stream",
+        "chatkit_client._sync.chat.ChatStream",
     ):
         assert ran.get(name, 0) > 0, name

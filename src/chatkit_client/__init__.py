@@ -17,8 +17,7 @@ from ._lazy import lazy_getattr as _lazy_getattr
 from ._version import __version__
 
 if _TYPE_CHECKING:
-    from ._async_chat import AsyncChat, AsyncChatStream
-    from ._chat import Chat, ChatStream
+    from ._async.chat import AsyncChat, AsyncChatStream
     from ._client import AsyncChatKit, ChatKit, HeadersSource
     from ._core.chat import ToolHandler
     from ._core.files import FileInput, ProgressCallback
@@ -48,6 +47,7 @@ if _TYPE_CHECKING:
         UnprocessableEntityError,
     )
     from ._pagination import AsyncPage, AsyncPaginator, SyncPage
+    from ._sync.chat import Chat, ChatStream
     from ._transport import Timeout
 
 # Names are imported on first use, so that `import chatkit_client` (and the `chatkit` command's
@@ -58,17 +58,17 @@ _LAZY: dict[str, str] = {
     "APIResponseValidationError": "._exceptions",
     "APIStatusError": "._exceptions",
     "APITimeoutError": "._exceptions",
-    "AsyncChat": "._async_chat",
+    "AsyncChat": "._async.chat",
     "AsyncChatKit": "._client",
-    "AsyncChatStream": "._async_chat",
+    "AsyncChatStream": "._async.chat",
     "AsyncPage": "._pagination",
     "AsyncPaginator": "._pagination",
     "AuthenticationError": "._exceptions",
     "BadRequestError": "._exceptions",
-    "Chat": "._chat",
+    "Chat": "._sync.chat",
     "ChatKit": "._client",
     "ChatKitError": "._exceptions",
-    "ChatStream": "._chat",
+    "ChatStream": "._sync.chat",
     "ConfigurationError": "._exceptions",
     "ConflictError": "._exceptions",
     "FileInput": "._core.files",

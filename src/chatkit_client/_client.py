@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._async.requester import AsyncRequester
-from ._chat import Chat
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_RETRIES
 from ._core.chat import DEFAULT_MAX_TOOL_ROUNDS, ToolHandler
 from ._core.checks import check_header_value, check_headers, check_timeout, check_url
@@ -29,6 +28,7 @@ from ._core.sse import DEFAULT_MAX_EVENT_SIZE
 from ._exceptions import ConfigurationError, InvalidInputError
 from ._in_process import InProcess
 from ._sentinels import NOT_GIVEN, NotGiven
+from ._sync.chat import Chat
 from ._sync.requester import SyncRequester
 from ._transport import (
     DEFAULT_TIMEOUT,
@@ -43,7 +43,7 @@ from .resources import AsyncFiles, AsyncSessions, AsyncThreads, Files, Sessions,
 
 if TYPE_CHECKING:
     # Imported when an async client makes its first Chat: a sync program never loads asyncio.
-    from ._async_chat import AsyncChat
+    from ._async.chat import AsyncChat
     from .types import ChatSession
     from .types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
 
@@ -551,7 +551,11 @@ class ChatKit(_BaseChatKit):
             rate_limits=rate_limits,
         )
         return Chat(
-            self, session=session, thread_id=thread_id, client_tools=client_tools, max_tool_rounds=max_tool_rounds
+            self._requester,
+            session=session,
+            thread_id=thread_id,
+            client_tools=client_tools,
+            max_tool_rounds=max_tool_rounds,
         )
 
     def send_message(
@@ -566,7 +570,7 @@ class ChatKit(_BaseChatKit):
             chat = self._seed.chat
             if not isinstance(chat, Chat) or not self._seed_chat_fits(chat, client_secret):
                 previous = chat.thread_id if chat is not None else None
-                chat = Chat(self, session=self._seed_session(client_secret), thread_id=previous)
+                chat = Chat(self._requester, session=self._seed_session(client_secret), thread_id=previous)
                 self._seed.chat = chat
         return chat.send(text, files=files)
 
@@ -743,10 +747,14 @@ class AsyncChatKit(_BaseChatKit):
             expires_after=expires_after,
             rate_limits=rate_limits,
         )
-        from ._async_chat import AsyncChat
+        from ._async.chat import AsyncChat
 
         return AsyncChat(
-            self, session=session, thread_id=thread_id, client_tools=client_tools, max_tool_rounds=max_tool_rounds
+            self._requester,
+            session=session,
+            thread_id=thread_id,
+            client_tools=client_tools,
+            max_tool_rounds=max_tool_rounds,
         )
 
     async def send_message(
@@ -757,13 +765,13 @@ class AsyncChatKit(_BaseChatKit):
         >>> await client.create_session(user_id="user_123", workflow_id="wf_abc")  # doctest: +SKIP
         >>> print((await client.send_message(text="Hello, how are you?")).text)  # doctest: +SKIP
         """
-        from ._async_chat import AsyncChat
+        from ._async.chat import AsyncChat
 
         with self._seed.lock:
             chat = self._seed.chat
             if not isinstance(chat, AsyncChat) or not self._seed_chat_fits(chat, client_secret):
                 previous = chat.thread_id if chat is not None else None
-                chat = AsyncChat(self, session=self._seed_session(client_secret), thread_id=previous)
+                chat = AsyncChat(self._requester, session=self._seed_session(client_secret), thread_id=previous)
                 self._seed.chat = chat
         return await chat.send(text, files=files)
 

@@ -40,8 +40,8 @@ import httpx2
 from locust import User, events
 from locust.runners import MasterRunner, WorkerRunner
 
-from ._chat import Chat
 from ._client import ChatKit
+from ._sync.chat import Chat
 from .load._metrics import error_kind
 from .types import AssistantMessageContentPartTextDelta, ThreadItemUpdatedEvent
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from .._chat import Chat
     from .._client import ChatKit
+    from .._sync.chat import Chat
 
 __all__ = ["TARGET_OPTIONS", "Target", "accept_target_options", "check_url", "parse_headers", "pass_target"]
 

@@ -15,8 +15,8 @@ import click
 from ._target import Target
 
 if TYPE_CHECKING:
-    from .._chat import Chat
     from .._client import ChatKit
+    from .._sync.chat import Chat
     from ..types import ThreadItem, ThreadMetadata
 
 __all__ = ["ThreadsBackend", "threads_backend", "uses_admin_api"]

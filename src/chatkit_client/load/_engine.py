@@ -23,7 +23,7 @@ from ._plan import LoadPlan, open_schedule, spawn_delays
 from ._report import LoadReport
 
 if TYPE_CHECKING:
-    from .._async_chat import AsyncChat, AsyncChatStream
+    from .._async.chat import AsyncChat, AsyncChatStream
     from .._client import AsyncChatKit
 
 __all__ = ["LoadTarget", "Progress", "run", "run_load"]
