@@ -19,6 +19,7 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import AsyncExitStack
+from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -85,6 +86,7 @@ from .requester import AsyncRequester
 __all__ = ["AsyncChat", "AsyncChatStream"]
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 class AsyncChatStream:
@@ -521,19 +523,8 @@ class AsyncChat:
         ...     print(thread.id, thread.title)
         """
         params = list_params(limit=limit, order=order, after=None)
-        return AsyncPaginator(lambda: self._threads_page(params))  # unasync: return self._threads_page(params)
-
-    async def _threads_page(self, params: dict[str, Any]) -> AsyncPage[Thread]:
-        body = await self._call(envelope("threads.list", params))
-        data, has_more, cursor = parse_page(body, parse_thread, what="threads")
-        return AsyncPage(
-            data,
-            has_more=has_more,
-            next_cursor=cursor,
-            fetch=lambda after: self._threads_page({**params, "after": after}),
-            what="threads",
-            cursor=params.get("after"),
-        )
+        first_page = partial(self._page, "threads.list", params, parse_thread, "threads")
+        return AsyncPaginator(first_page)  # unasync: return first_page()
 
     async def get_thread(self, thread_id: str | None = None) -> Thread:
         """A thread's metadata (title, status), with its first items when the server includes them."""
@@ -549,17 +540,21 @@ class AsyncChat:
         alone is `await chat.items()`. `limit` is the page size, not a cap on the walk (see `threads`)."""
         thread = require_thread(thread_id or self._state.thread_id, "items")
         params = list_params(limit=limit, order=order, after=None, thread_id=thread)
-        return AsyncPaginator(lambda: self._items_page(params))  # unasync: return self._items_page(params)
+        first_page = partial(self._page, "items.list", params, parse_item, "thread items")
+        return AsyncPaginator(first_page)  # unasync: return first_page()
 
-    async def _items_page(self, params: dict[str, Any]) -> AsyncPage[ThreadItem]:
-        body = await self._call(envelope("items.list", params))
-        data, has_more, cursor = parse_page(body, parse_item, what="thread items")
+    async def _page(
+        self, kind: str, params: dict[str, Any], parse: Callable[[Mapping[str, Any]], P], what: str
+    ) -> AsyncPage[P]:
+        """One page of a protocol list (`threads.list`, `items.list`); it fetches the next with `after`."""
+        body = await self._call(envelope(kind, params))
+        data, has_more, cursor = parse_page(body, parse, what=what)
         return AsyncPage(
             data,
             has_more=has_more,
             next_cursor=cursor,
-            fetch=lambda after: self._items_page({**params, "after": after}),
-            what="thread items",
+            fetch=lambda after: self._page(kind, {**params, "after": after}, parse, what),
+            what=what,
             cursor=params.get("after"),
         )
 
@@ -641,7 +636,8 @@ class AsyncChat:
     # -- plumbing ------------------------------------------------------------------------------
     async def _find_last_user_message(self, thread_id: str) -> str | None:
         # Newest first, page by page: an answer may have added more items than one page since the message.
-        first = await self._items_page(list_params(limit=20, order="desc", after=None, thread_id=thread_id))
+        params = list_params(limit=20, order="desc", after=None, thread_id=thread_id)
+        first = await self._page("items.list", params, parse_item, "thread items")
         async for page in first.iter_pages():
             found = newest_user_message_id(page.data)
             if found is not None:
