@@ -667,13 +667,14 @@ class Chat:
                         outcome = send(step.secret)
                     elif isinstance(step, CreateSession):
                         outcome = read_session(requester.request(session_spec(requester.endpoints, step.params)))
-                    else:
+                    else:  # Locked
                         with self._session_lock:
                             outcome = self._drive(step.flow)
                 except Exception as err:
                     failure = err
         finally:
             flow.close()
+            failure = None  # a raised failure's traceback holds this frame: leave no cycle for gc
 
     def _ensure_session(self) -> ChatSession | None:
         """Create or renew the hosted session when needed; exactly one caller does it at a time."""
