@@ -2,7 +2,8 @@
 
 The async code is the source; every sync file is written from it by the substitutions below, applied
 line by line (the approach of httpcore's `scripts/unasync.py`). A line that cannot be translated by a
-rule gives its sync form in a trailing directive; the sync file gets that text (same indent) instead:
+rule gives its sync form in a trailing directive; the sync file gets that text (same indent) instead, or
+nothing for `# unasync: drop` (an import only the async shell needs):
 
     lock = asyncio.Lock()  # unasync: lock = threading.Lock()
 
@@ -69,6 +70,7 @@ SUBS: list[tuple[str, str]] = [
     ("httpx2.AsyncBaseTransport", "httpx2.BaseTransport"),
     ("asyncio.Lock", "threading.Lock"),
     ("asyncio.sleep", "time.sleep"),
+    (r"Awaitable\[((?:[^\[\]]|\[[^\[\]]*\])*)\]", r"\1"),  # `Awaitable[dict[str, Any]]` -> `dict[str, Any]`
     # Every other `AsyncName` is `Name` (AsyncChatKit, AsyncChat, AsyncThreads, AsyncByteStream, ...).
     (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),
     # The language.
@@ -76,6 +78,8 @@ SUBS: list[tuple[str, str]] = [
     ("async with", "with"),
     ("async for", "for"),
     (r"await ", ""),
+    # A docstring example skipped as async runs in the sync twin: `>>> ...  # async example  # doctest: +SKIP`.
+    (r"(.*\S)\s+# async example  # doctest: \+SKIP", r"\1"),
     # Relative imports of the other shells.
     (r"_async\b", "_sync"),
 ]
@@ -93,10 +97,12 @@ _COMPILED = [(_compile(pattern), repl) for pattern, repl in SUBS]
 _DIRECTIVE = re.compile(r"^(?P<indent>\s*)(?P<code>.*?)\s*# unasync: (?P<sync>.*)$")
 
 
-def unasync_line(line: str) -> str:
+def unasync_line(line: str) -> str | None:
+    """The sync form of one line; None for a line marked `# unasync: drop` (it has no sync form)."""
     directive = _DIRECTIVE.match(line)
     if directive is not None:
-        return f"{directive['indent']}{directive['sync'].rstrip()}"
+        sync = directive["sync"].rstrip()
+        return None if sync == "drop" else f"{directive['indent']}{sync}"
     for pattern, repl in _COMPILED:
         line = pattern.sub(repl, line)
     return line
@@ -121,7 +127,9 @@ def unasync_text(text: str, source: str) -> str:
         if block == "sync-only":
             lines.append(_uncomment(line, f"{source}:{number}"))
         elif block is None and not (after_removed and not line.strip() and (not lines or not lines[-1])):
-            lines.append(unasync_line(line))
+            converted = unasync_line(line)
+            if converted is not None:
+                lines.append(converted)
             after_removed = after_removed and not line.strip()
     if block is not None:
         raise ValueError(f"{source}: a `# unasync: {block} begin` block is never ended")

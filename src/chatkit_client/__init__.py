@@ -17,10 +17,9 @@ from ._lazy import lazy_getattr as _lazy_getattr
 from ._version import __version__
 
 if _TYPE_CHECKING:
+    from ._async.chat import AsyncChat, AsyncChatStream
     from ._async.client import AsyncChatKit
     from ._async.pagination import AsyncPage, AsyncPaginator
-    from ._async_chat import AsyncChat, AsyncChatStream
-    from ._chat import Chat, ChatStream
     from ._core.chat import ToolHandler
     from ._core.endpoints import HeadersSource
     from ._core.files import FileInput, ProgressCallback
@@ -50,6 +49,7 @@ if _TYPE_CHECKING:
         UnprocessableEntityError,
     )
     from ._http import Timeout
+    from ._sync.chat import Chat, ChatStream
     from ._sync.client import ChatKit
     from ._sync.pagination import SyncPage
 
@@ -61,17 +61,17 @@ _LAZY: dict[str, str] = {
     "APIResponseValidationError": "._exceptions",
     "APIStatusError": "._exceptions",
     "APITimeoutError": "._exceptions",
-    "AsyncChat": "._async_chat",
+    "AsyncChat": "._async.chat",
     "AsyncChatKit": "._async.client",
-    "AsyncChatStream": "._async_chat",
+    "AsyncChatStream": "._async.chat",
     "AsyncPage": "._async.pagination",
     "AsyncPaginator": "._async.pagination",
     "AuthenticationError": "._exceptions",
     "BadRequestError": "._exceptions",
-    "Chat": "._chat",
+    "Chat": "._sync.chat",
     "ChatKit": "._sync.client",
     "ChatKitError": "._exceptions",
-    "ChatStream": "._chat",
+    "ChatStream": "._sync.chat",
     "ConfigurationError": "._exceptions",
     "ConflictError": "._exceptions",
     "FileInput": "._core.files",

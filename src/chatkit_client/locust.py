@@ -40,7 +40,7 @@ import httpx2
 from locust import User, events
 from locust.runners import MasterRunner, WorkerRunner
 
-from ._chat import Chat
+from ._sync.chat import Chat
 from ._sync.client import ChatKit
 from .load._metrics import error_kind
 from .types import AssistantMessageContentPartTextDelta, ThreadItemUpdatedEvent

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-ASYNC_ONLY = ("asyncio", "chatkit_client._async_chat", "chatkit_client._asgi_transport", "concurrent.futures")
+ASYNC_ONLY = ("asyncio", "chatkit_client._async.chat", "chatkit_client._asgi_transport", "concurrent.futures")
 
 
 def loaded_after(code: str, names: tuple[str, ...]) -> list[str]:

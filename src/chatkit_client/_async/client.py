@@ -31,10 +31,9 @@ from .resources import AsyncFiles, AsyncSessions, AsyncThreads
 from .transport import AsyncTransport
 
 if TYPE_CHECKING:
-    from .._async_chat import AsyncChat  # unasync: from .._chat import Chat
-    from .._core.requests import RequestSpec
     from ..types import ChatSession
     from ..types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
+    from .chat import AsyncChat
 
 __all__ = ["AsyncChatKit"]
 
@@ -281,19 +280,15 @@ class AsyncChatKit(ClientOptions):
         max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
     ) -> AsyncChat:
         # Imported at the first chat, so that a program that only lists threads does not load the Chat shell.
-        from .._async_chat import AsyncChat  # unasync: from .._chat import Chat
+        from .chat import AsyncChat
 
         return AsyncChat(
-            self, session=session, thread_id=thread_id, client_tools=client_tools, max_tool_rounds=max_tool_rounds
+            self._requester,
+            session=session,
+            thread_id=thread_id,
+            client_tools=client_tools,
+            max_tool_rounds=max_tool_rounds,
         )
-
-    # Kept for the Chat shell, which still builds its protocol requests through the client (remove once it
-    # takes the requester).
-    def _protocol_spec(self, request: dict[str, Any], client_secret: str | None) -> RequestSpec:
-        return self._endpoints.protocol(request, client_secret)
-
-    def _server_headers(self) -> dict[str, str]:
-        return self._endpoints.server_headers()
 
     async def close(self) -> None:
         """Close the connection pool (unless it was passed in as `http_client`); later calls raise

@@ -4,23 +4,34 @@ Written exactly as the API documents them (docs/protocol.md §8.2-8.3): only wha
 no empty objects, and the ranges the API enforces are enforced here first, with messages that name
 the field and what is allowed.
 
-Imports: stdlib, _exceptions.
+Imports: stdlib, types, _exceptions, and core: endpoints, files, parsing, requests.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .._exceptions import InvalidInputError
+from ..types import ChatSession, UploadedFile
+from .parsing import parse_model
+from .requests import ApiResponse, RequestSpec
+
+if TYPE_CHECKING:
+    from .endpoints import Endpoints
+    from .files import PreparedFile
 
 __all__ = [
     "build_session_body",
     "list_query",
     "normalize_workflow",
     "path_id",
+    "read_session",
+    "read_uploaded_file",
+    "session_spec",
+    "upload_file_spec",
 ]
 
 _SECONDS_RANGE = (1, 600)
@@ -233,3 +244,27 @@ def list_query(
                 raise InvalidInputError(name, f"must be a non-empty string, got {value!r}")
             query[name] = value
     return query
+
+
+# -- the two hosted calls a Chat makes itself: each is one request built here and one answer read here ----------
+
+
+def session_spec(endpoints: Endpoints, params: Mapping[str, Any]) -> RequestSpec:
+    """`POST /chatkit/sessions` with the API key, for `params` as `build_session_body` takes them (checked first)."""
+    return endpoints.api("POST", "/chatkit/sessions", json=build_session_body(**params))
+
+
+def read_session(response: ApiResponse) -> tuple[ChatSession, str | None]:
+    """The session created, with the answer's `Date` header: a Chat judges expiry against the server's clock."""
+    return parse_model(ChatSession, response), response.headers.get("date")
+
+
+def upload_file_spec(
+    endpoints: Endpoints, client_secret: str, prepared: PreparedFile, handle: IO[bytes]
+) -> RequestSpec:
+    """`POST /chatkit/files` of `prepared` (read from `handle`, opened by the caller) with a session's secret."""
+    return endpoints.upload(client_secret, prepared.filename, handle, prepared.mime_type)
+
+
+def read_uploaded_file(response: ApiResponse) -> UploadedFile:
+    return parse_model(UploadedFile, response)

@@ -1,20 +1,22 @@
 """The hosted session behind a Chat: which client secret to send, and when to renew it (on the server's clock).
 
-Imports: stdlib, types.
+Imports: stdlib, types, _exceptions.
 """
 
 from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
 
+from .._exceptions import AuthenticationError
 from ..types import (
     ChatSession,
 )
 
-__all__ = ["SessionState"]
+__all__ = ["CreateSession", "Locked", "Send", "SessionFlow", "SessionState", "authenticated", "ensure_session"]
 
 # A renewal happens when less than this much of the session remains (or a tenth of its lifetime, if shorter).
 RENEW_MARGIN_SECONDS = 30.0
@@ -139,3 +141,96 @@ def _parse_http_date(value: str | None) -> float | None:
         return None
 
 
+
+
+# -- the flow: what a Chat does around each request, as steps its shell performs ------------------------------
+#
+# In the manner of httpx's `Auth.auth_flow`, the policy is a generator and the I/O is not: a flow yields a step,
+# the shell's driver performs it (taking the lock, creating a session, sending the request) and sends the
+# outcome back in, or throws the failure in. The same flow therefore serves the sync and the async Chat, and a
+# test can drive it by hand.
+
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send the request with `secret` (None: a self-hosted server); the driver sends back the result."""
+
+    secret: str | None
+
+
+@dataclass(frozen=True)
+class CreateSession:
+    """`POST /chatkit/sessions` with `params`; the driver sends back `(session, Date header)` (`read_session`)."""
+
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Locked:
+    """Run `flow` holding the Chat's session lock (one creator at a time); its result is sent back.
+
+    `ticket` is `SessionState.ticket()` taken before waiting for the lock, so that a caller that waited
+    while an attempt ran shares that attempt's failure instead of trying again.
+    """
+
+    ticket: int
+    flow: SessionFlow[None]
+
+
+Step: TypeAlias = Send | CreateSession | Locked
+# A flow returning `_R`: it yields steps and is sent their outcomes (`Any`: each step kind has its own).
+SessionFlow: TypeAlias = Generator[Step, Any, _R]
+
+
+def _create_if(state: SessionState, ticket: int, needed: Callable[[], bool]) -> SessionFlow[None]:
+    """Under the session lock: create a session if one is still `needed()`, unless an attempt that ran while we
+    waited failed (its failure is raised here too: single flight)."""
+    if not needed():
+        return
+    failure = state.shared_failure(ticket)
+    if failure is not None:
+        raise failure
+    assert state.params is not None
+    try:
+        session, date_header = yield CreateSession(state.params)
+    except Exception as err:
+        state.attempt_failed(err)
+        raise
+    state.install(session, date_header=date_header)
+
+
+def ensure_session(state: SessionState) -> SessionFlow[ChatSession | None]:
+    """Create or renew the hosted session when needed (exactly one caller does it at a time); returns it."""
+    if state.needs_session():
+        ticket = state.ticket()
+        yield Locked(ticket, _create_if(state, ticket, state.needs_session))
+    return state.session
+
+
+def _renew_after_401(state: SessionState, used_secret: str) -> SessionFlow[bool]:
+    """Renew after `used_secret` got a 401, unless another caller already did; False when this Chat cannot."""
+    if not state.can_renew:
+        return False
+    ticket = state.ticket()
+    # Another caller may have renewed already: the secret that failed tells.
+    yield Locked(ticket, _create_if(state, ticket, lambda: state.is_current(used_secret)))
+    return True
+
+
+def authenticated(state: SessionState | None) -> SessionFlow[Any]:
+    """One request, authenticated: `Send` with the current client secret (None when self-hosted); after a 401
+    on a session this Chat can renew, renew once and send again. Returns what the `Send` step returned.
+    """
+    for last_try in (False, True):
+        secret = None
+        if state is not None:
+            yield from ensure_session(state)
+            secret = state.secret()
+        try:
+            return (yield Send(secret))
+        except AuthenticationError:
+            if last_try or state is None or secret is None or not (yield from _renew_after_401(state, secret)):
+                raise
+    raise AssertionError("unreachable")

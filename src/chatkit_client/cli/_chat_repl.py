@@ -14,7 +14,7 @@ from . import _render
 from ._errors import describe_error
 
 if TYPE_CHECKING:
-    from .._chat import Chat, ChatStream
+    from .._sync.chat import Chat, ChatStream
     from ..types import StructuredInputItem, StructuredInputQuestion
     from ._target import Target
 

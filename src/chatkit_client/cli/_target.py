@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from .._chat import Chat
+    from .._sync.chat import Chat
     from .._sync.client import ChatKit
 
 __all__ = ["TARGET_OPTIONS", "Target", "accept_target_options", "check_url", "parse_headers", "pass_target"]

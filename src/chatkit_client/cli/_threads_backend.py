@@ -15,7 +15,7 @@ import click
 from ._target import Target
 
 if TYPE_CHECKING:
-    from .._chat import Chat
+    from .._sync.chat import Chat
     from .._sync.client import ChatKit
     from ..types import ThreadItem, ThreadMetadata
 

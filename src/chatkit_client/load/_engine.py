@@ -23,8 +23,8 @@ from ._plan import LoadPlan, open_schedule, spawn_delays
 from ._report import LoadReport
 
 if TYPE_CHECKING:
+    from .._async.chat import AsyncChat, AsyncChatStream
     from .._async.client import AsyncChatKit
-    from .._async_chat import AsyncChat, AsyncChatStream
 
 __all__ = ["LoadTarget", "Progress", "run", "run_load"]
 

@@ -1,20 +1,30 @@
-"""`AsyncChat` and `AsyncChatStream`: the async twin of `_chat`, method for method.
+"""`AsyncChat` and `AsyncChatStream`: one conversation with a ChatKit backend, and one streamed turn of it.
 
-Tool handlers may be plain functions or coroutines. The logic lives in `_chat_core` and `_protocol`.
+The logic lives in `_core` (`chat` for turns, `protocol` for requests, `session` for the session flow); this shell
+sends requests through its requester, reads bodies and calls tool handlers. It touches nothing else of the client.
+
+Imports: `_core`, the requester, `_pagination` and the transport's byte-stream type; never the client.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import asyncio  # unasync: import threading
+import inspect  # unasync: drop
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,  # unasync: drop
+    Callable,
+    Mapping,
+    Sequence,
+)
 from contextlib import AsyncExitStack
+from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from ._async.transport import AsyncByteStream
-from ._core.audio import AudioInput, read_audio
-from ._core.chat import (
+from .._core.audio import AudioInput, read_audio
+from .._core.chat import (
     DEFAULT_MAX_TOOL_ROUNDS,
     ChatState,
     ToolHandler,
@@ -31,9 +41,11 @@ from ._core.chat import (
     upload_spec,
     upload_target,
 )
-from ._core.export import EXPORT_PAGE_SIZE, export_ids, thread_record
-from ._core.files import FileInput, PreparedFile, ProgressCallback, prepare_file
-from ._core.protocol import (
+from .._core.export import EXPORT_PAGE_SIZE, export_ids, thread_record
+from .._core.files import FileInput, PreparedFile, ProgressCallback, prepare_file
+from .._core.hosted_requests import read_session, read_uploaded_file, session_spec, upload_file_spec
+from .._core.pages import parse_page
+from .._core.protocol import (
     action_params,
     attachment_create_request,
     delete_attachment_request,
@@ -50,11 +62,10 @@ from ._core.protocol import (
     transcription_text,
     user_input,
 )
-from ._core.reply import Reply
-from ._core.session import SessionState
-from ._exceptions import APIConnectionError, AuthenticationError, BodyFailedAfterStatusError
-from ._pagination import AsyncPage, AsyncPaginator, parse_page
-from .types import (
+from .._core.reply import Reply
+from .._core.session import CreateSession, Send, SessionFlow, SessionState, authenticated, ensure_session
+from .._exceptions import APIConnectionError, BodyFailedAfterStatusError
+from ..types import (
     AssistantMessageContentPartTextDelta,
     Attachment,
     ChatSession,
@@ -65,22 +76,34 @@ from .types import (
     UploadedFile,
     parse_item,
 )
-
-if TYPE_CHECKING:
-    from ._client import AsyncChatKit
+from .pagination import (
+    AsyncPage,
+    AsyncPaginator,  # unasync: drop
+)
+from .requester import AsyncRequester
+from .transport import AsyncByteStream
 
 __all__ = ["AsyncChat", "AsyncChatStream"]
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 class AsyncChatStream:
-    """A streamed turn: `async for` over it yields typed events as they arrive; the response closes on exit.
+    """A streamed turn: `async for` over it yields typed events as they arrive; the HTTP response closes on exit.
 
-    >>> async with chat.stream("Tell me a story") as stream:  # doctest: +SKIP
+    Nothing is sent until iteration starts. Iterating yields `chatkit_client.types` events;
+    `text_deltas()` yields just the assistant's text; `reply` is everything so far. Errors surface from
+    the iteration: `StreamError` (an error event), `StreamInterruptedError` (the connection broke), each
+    with the partial `reply`. Closing the stream early stops the answer on the server (`allow_cancel`).
+
+    >>> async with chat.stream("Tell me a story") as stream:  # async example  # doctest: +SKIP
     ...     async for piece in stream.text_deltas():
     ...         print(piece, end="", flush=True)
     ...     reply = await stream.get_final_reply()
+    You said: Tell me a story
+    >>> reply.text  # async example  # doctest: +SKIP
+    'You said: Tell me a story'
     """
 
     def __init__(
@@ -90,12 +113,12 @@ class AsyncChatStream:
         self._driver = TurnDriver(
             chat._state,
             keep_events=keep_events,
-            max_event_size=chat._client.max_event_size,
+            max_event_size=chat._requester.max_event_size,
             max_tool_rounds=chat._max_tool_rounds,
         )
-        # A function, not a method: a generator holding its stream makes a cycle, and gc then finalises the
-        # nested async generators (ours, the transport's, httpx2's) all at once, in any order, which
-        # reports "aclose(): asynchronous generator is already running" after an early `break`.
+        # A function, not a method: a generator holding its stream would make a cycle only gc can free, and gc
+        # finalises nested async generators (ours, the transport's, httpx2's) all at once, in any order, which
+        # reports "generator is already running" after an early `break`.
         self._events = _run_turn(chat, self._driver, first_request)
         # Each chunk's payloads, parsed one at a time as events are asked for.
         self._batch: list[str] = []
@@ -157,8 +180,9 @@ class AsyncChatStream:
     def allow_cancel(self) -> bool | None:
         """Whether the server lets this answer be stopped (its `stream_options` event); None until it says.
 
-        To stop an answer, `await stream.close()` (or leave its `async with` block): the connection
-        closes and an openai-chatkit server cancels the answer, keeping what it had streamed.
+        To stop an answer, `await stream.close()` (or leave its `async with` block): the connection closes
+        and an openai-chatkit server cancels the answer, keeping what it had streamed. When this is False
+        the server may finish the answer anyway; it is stored in the thread, not shown.
         """
         return self._driver.allow_cancel
 
@@ -191,7 +215,13 @@ class AsyncChatStream:
 
     async def close(self) -> None:
         """Stop reading and close the HTTP response, which stops the answer on the server (see
-        `allow_cancel`); what arrived stays in `reply`."""
+        `allow_cancel`); what arrived stays in `reply`.
+
+        >>> async with chat.stream("Write a long essay") as stream:  # doctest: +SKIP
+        ...     async for piece in stream.text_deltas():
+        ...         if len(stream.reply.text) > 200:
+        ...             break  # leaving the block closes the stream: the server stops answering
+        """
         stopped = not self._done  # a turn that has not ended (stopped, interrupted, failed) midway
         await self._events.aclose()
         if stopped:
@@ -208,8 +238,8 @@ class AsyncChatStream:
 
 
 class _TextDeltas:
-    """`AsyncChatStream.text_deltas()`: an iterator object rather than an async generator, so that leaving
-    the loop early leaves no generator of ours for the event loop to finalise."""
+    """`AsyncChatStream.text_deltas()`: an iterator object rather than a generator, so that leaving the loop
+    early leaves no generator of ours to finalise (in async code, the event loop would do it later)."""
 
     def __init__(self, stream: AsyncChatStream) -> None:
         self._stream = stream
@@ -245,43 +275,46 @@ async def _run_turn(
         call, handler = found
         try:
             result = handler(dict(call.arguments))
-            if inspect.isawaitable(result):
-                result = await result
-            output = tool_output(call, result)
+            output = tool_output(
+                call, await result if inspect.isawaitable(result) else result  # unasync: call, result
+            )
         except Exception as err:
             output = tool_output(call, error=err)
         request = driver.tool_output_request(call, output)
 
 
 class AsyncChat:
-    """Async twin of `Chat`: one conversation with a ChatKit backend, shared safely by tasks.
+    """One conversation with a ChatKit backend: hosted (a session it renews itself) or self-hosted.
 
-    Methods that do I/O are coroutines; `stream()` returns an `AsyncChatStream` (`async with` /
-    `async for`); `threads()` and `items()` return an `AsyncPaginator` (`async for` over every item, or
-    `await` for the first page).
+    Create it with `client.chat(...)`. A Chat may be shared by threads (an async Chat by tasks); it keeps the
+    thread id, so each message continues the same thread until `new_thread()`. `stream()` returns a stream to
+    use in `async with` / `async for`; `threads()` and `items()` walk every page with `async for`.
 
-    >>> chat = client.chat(user="user_123", workflow="wf_abc")  # doctest: +SKIP
-    >>> print((await chat.send("Hello!")).text)  # doctest: +SKIP
+    >>> chat = client.chat(user="user_123", workflow="wf_abc")  # async example  # doctest: +SKIP
+    >>> reply = await chat.send("Hello!")  # async example  # doctest: +SKIP
+    >>> print(reply.text)  # async example  # doctest: +SKIP
     You said: Hello!
-    >>> async for thread in chat.threads():  # doctest: +SKIP
-    ...     print(thread.id, thread.title)
+    >>> reply = await chat.send("And in French?")  # same thread  # async example  # doctest: +SKIP
+    >>> print(reply.text)  # async example  # doctest: +SKIP
+    You said: And in French?
     """
 
     def __init__(
         self,
-        client: AsyncChatKit,
+        requester: AsyncRequester,
         *,
-        session: SessionState | None = None,
+        session: SessionState | None,
         thread_id: str | None = None,
         client_tools: Mapping[str, ToolHandler] | None = None,
         max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
     ) -> None:
-        self._client = client
+        self._requester = requester
+        # None for a self-hosted server; the client's `_seed_chat_fits` reads it too.
         self._session = session
+        # Held while creating a session, so that concurrent callers create exactly one.
+        self._session_lock = asyncio.Lock()
         self._state = ChatState(thread_id=thread_id)
         self._max_tool_rounds = check_max_tool_rounds(max_tool_rounds)
-        # Held while creating a session, so that concurrent tasks create exactly one.
-        self._session_lock = asyncio.Lock()
         for name, handler in (client_tools or {}).items():
             self._state.register_tool(name, handler)
 
@@ -301,9 +334,14 @@ class AsyncChat:
         self._state.reset()
 
     def client_tool(self, name: str) -> Callable[[ToolHandler], ToolHandler]:
-        """Register a client tool handler (a function or a coroutine function) by decorator.
+        """Register a client tool handler by decorator: it gets the call's arguments and returns its result.
 
-        A plain function runs on the event loop, so it should be quick; make slow handlers coroutines.
+        The async Chat also takes coroutine functions; a plain function runs on its event loop, so it should
+        be quick.
+
+        >>> @chat.client_tool("get_weather")  # doctest: +SKIP
+        ... def get_weather(arguments):
+        ...     return {"forecast": "sunny", "city": arguments["city"]}
         """
 
         def register(handler: ToolHandler) -> ToolHandler:
@@ -324,12 +362,29 @@ class AsyncChat:
         tool_choice: str | Mapping[str, str] | None = None,
         keep_events: bool = False,
     ) -> Reply:
-        """Send a message, wait for the whole answer and return it as a `Reply`.
+        """Send a message, wait for the whole answer and return it as a `Reply` (`.text`, `.items`,
+        `.thread_id`, `.pending_client_tool_call`, ...). Client tool calls with a registered handler are
+        answered on the way, in the same Reply.
 
-        The arguments, the accepted forms of `files` (paths, named binary files, `(filename, content)` or
-        `(filename, content, mime_type)` tuples) and the errors raised are those of `Chat.send`.
+        - `text`: the message; may be empty only when files or attachments are given.
+        - `files`: uploaded first, then attached. Each one is a path (`str` or `os.PathLike`), a binary
+          file object with a `name`, or a tuple `(filename, content)` / `(filename, content, mime_type)`
+          where content is bytes, a binary file object or a path. The MIME type is guessed from the name.
+        - `attachments`: ids of files uploaded before (`chat.upload(...)`).
+        - `quoted_text`, `model`, `tool_choice` (a tool id): sent with the message as the protocol defines.
+        - `keep_events=True` keeps every event in `reply.events`.
 
-        >>> reply = await chat.send("Hello!", files=["report.pdf"])  # doctest: +SKIP
+        Raises `InvalidInputError` for bad arguments (before anything is sent); `StreamError` when the
+        server reports an error in the stream and `StreamInterruptedError` when the connection breaks
+        mid-answer (both carry the partial `reply`); `APIStatusError` subclasses (`AuthenticationError`,
+        `NotFoundError`, `RateLimitError`, ...) for an HTTP error; `APIConnectionError`/`APITimeoutError`
+        when the server cannot be reached.
+
+        >>> notes = ("notes.txt", b"Meeting at noon.")
+        >>> reply = await chat.send("Summarise this", files=[notes])  # async example  # doctest: +SKIP
+        >>> print(reply.text)  # async example  # doctest: +SKIP
+        You said: Summarise this
+        Attachments: notes.txt (text/plain, 16 bytes)
         """
         stream = self.stream(
             text,
@@ -354,14 +409,16 @@ class AsyncChat:
         tool_choice: str | Mapping[str, str] | None = None,
         keep_events: bool = False,
     ) -> AsyncChatStream:
-        """Send a message and stream the answer: returns an `AsyncChatStream` (`async with` / `async for`).
+        """Send a message and stream the answer: returns the stream (`AsyncChatStream`) to use in `async with`.
 
-        Same arguments as `send`, checked here (`InvalidInputError`); the request goes out when
-        iteration starts, and the turn's errors are raised by the iteration (see `Chat.send`).
+        Takes the same arguments as `send`; they are checked here (raising `InvalidInputError`), and the
+        request goes out when iteration starts. Errors of the turn are raised by the iteration (see
+        `send`). Leaving the `async with` block early stops the answer.
 
-        >>> async with chat.stream("Hi there") as stream:  # doctest: +SKIP
-        ...     async for piece in stream.text_deltas():
-        ...         print(piece, end="", flush=True)
+        >>> async with chat.stream("Hi there") as stream:  # async example  # doctest: +SKIP
+        ...     pieces = [piece async for piece in stream.text_deltas()]
+        >>> "".join(pieces)  # async example  # doctest: +SKIP
+        'You said: Hi there'
         """
         prepared = prepare_files(files)
         ids = check_attachment_ids(attachments)
@@ -413,17 +470,10 @@ class AsyncChat:
         """
         request = tool_output_request(require_thread(self._state.thread_id, "add_tool_output"), result)
         self._state.check_tool_output()
-
-        async def first_request() -> dict[str, Any]:
-            return request
-
-        return AsyncChatStream(self, first_request)
+        return AsyncChatStream(self, _given(request))
 
     async def _turn(self, request: dict[str, Any]) -> Reply:
-        async def first_request() -> dict[str, Any]:
-            return request
-
-        async with AsyncChatStream(self, first_request) as stream:
+        async with AsyncChatStream(self, _given(request)) as stream:
             return await stream.get_final_reply()
 
     async def add_structured_input(
@@ -433,6 +483,12 @@ class AsyncChat:
 
         `skipped=True` declines it. The item is a `StructuredInputItem` (`reply.pending_structured_input`);
         each question's `id` keys its answer.
+
+        >>> item = reply.pending_structured_input  # doctest: +SKIP
+        >>> reply = await chat.add_structured_input(item.id, {item.inputs[0].id: "red"})  # doctest: +SKIP
+        >>> reply.text  # doctest: +SKIP
+        'You answered: red'
+
         Raises `InvalidInputError` before sending when this Chat saw `item_id` and it is not a pending
         structured input.
         """
@@ -446,11 +502,7 @@ class AsyncChat:
         thread_id = require_thread(self._state.thread_id, "add_structured_input")
         request = structured_input_request(thread_id, item_id, answers, skipped=skipped)
         self._state.check_structured_input(item_id)
-
-        async def first_request() -> dict[str, Any]:
-            return request
-
-        return AsyncChatStream(self, first_request)
+        return AsyncChatStream(self, _given(request))
 
     async def sync_custom_action(self, action: Mapping[str, Any], *, item_id: str | None = None) -> ThreadItem | None:
         """Press a widget action the server answers at once, without a stream: returns the updated item."""
@@ -458,29 +510,21 @@ class AsyncChat:
         return parse_updated_item(await self._call(envelope("threads.sync_custom_action", params)))
 
     # -- threads over the protocol ---------------------------------------------------------------
-    def threads(self, *, limit: int | None = None, order: str = "desc") -> AsyncPaginator[Thread]:
-        """This user's threads, newest first by default: `await` it for the first page, or
-        `async for` over it for every thread across pages.
+    def threads(
+        self, *, limit: int | None = None, order: str = "desc"
+    ) -> AsyncPaginator[Thread]:  # unasync: ) -> SyncPage[Thread]:
+        """This user's threads, newest first by default: `async for` over them walks every page, each fetched
+        as the loop reaches it; the first page alone is `await chat.threads()` (`.data`, `.has_more`).
 
-        `limit` is the page size (each request asks for that many); iteration still walks every page.
+        `limit` is the page size (each request asks for that many), not a cap on the walk: stop the loop to
+        take at most N.
 
         >>> async for thread in chat.threads():  # doctest: +SKIP
         ...     print(thread.id, thread.title)
         """
         params = list_params(limit=limit, order=order, after=None)
-        return AsyncPaginator(lambda: self._threads_page(params))
-
-    async def _threads_page(self, params: dict[str, Any]) -> AsyncPage[Thread]:
-        body = await self._call(envelope("threads.list", params))
-        data, has_more, cursor = parse_page(body, parse_thread, what="threads")
-        return AsyncPage(
-            data,
-            has_more=has_more,
-            next_cursor=cursor,
-            fetch=lambda after: self._threads_page({**params, "after": after}),
-            what="threads",
-            cursor=params.get("after"),
-        )
+        first_page = partial(self._page, "threads.list", params, parse_thread, "threads")
+        return AsyncPaginator(first_page)  # unasync: return first_page()
 
     async def get_thread(self, thread_id: str | None = None) -> Thread:
         """A thread's metadata (title, status), with its first items when the server includes them."""
@@ -491,22 +535,26 @@ class AsyncChat:
 
     def items(
         self, thread_id: str | None = None, *, limit: int | None = None, order: str = "asc"
-    ) -> AsyncPaginator[ThreadItem]:
-        """A thread's items, oldest first by default: `await` it for the first page, or `async for`
-        over it for every item across pages. `limit` is the page size, not a cap on the walk."""
+    ) -> AsyncPaginator[ThreadItem]:  # unasync: ) -> SyncPage[ThreadItem]:
+        """A thread's items, oldest first by default: `async for` over them walks every page; the first page
+        alone is `await chat.items()`. `limit` is the page size, not a cap on the walk (see `threads`)."""
         thread = require_thread(thread_id or self._state.thread_id, "items")
         params = list_params(limit=limit, order=order, after=None, thread_id=thread)
-        return AsyncPaginator(lambda: self._items_page(params))
+        first_page = partial(self._page, "items.list", params, parse_item, "thread items")
+        return AsyncPaginator(first_page)  # unasync: return first_page()
 
-    async def _items_page(self, params: dict[str, Any]) -> AsyncPage[ThreadItem]:
-        body = await self._call(envelope("items.list", params))
-        data, has_more, cursor = parse_page(body, parse_item, what="thread items")
+    async def _page(
+        self, kind: str, params: dict[str, Any], parse: Callable[[Mapping[str, Any]], P], what: str
+    ) -> AsyncPage[P]:
+        """One page of a protocol list (`threads.list`, `items.list`); it fetches the next with `after`."""
+        body = await self._call(envelope(kind, params))
+        data, has_more, cursor = parse_page(body, parse, what=what)
         return AsyncPage(
             data,
             has_more=has_more,
             next_cursor=cursor,
-            fetch=lambda after: self._items_page({**params, "after": after}),
-            what="thread items",
+            fetch=lambda after: self._page(kind, {**params, "after": after}, parse, what),
+            what=what,
             cursor=params.get("after"),
         )
 
@@ -543,26 +591,33 @@ class AsyncChat:
         return await self._upload_self_hosted(prepared, on_progress)
 
     async def transcribe(self, audio: AudioInput, *, mime_type: str | None = None) -> str:
-        """Turn speech into text with the server's `input.transcribe`; returns the text.
+        """Turn speech into text with the server's `input.transcribe`; returns the text (nothing is sent
+        to the thread).
 
-        `audio` is bytes (then `mime_type` is required), a path or a binary file; at most 25 MB.
+        `audio` is bytes (then `mime_type` is required, e.g. `"audio/webm;codecs=opus"`), a path or a
+        binary file (the type then comes from the extension unless given). At most 25 MB.
 
-        >>> await chat.transcribe(b"...", mime_type="audio/webm")  # doctest: +SKIP
+        >>> await chat.transcribe("question.webm")  # doctest: +SKIP
         'What is the weather in Paris?'
         """
         request = transcribe_request(*read_audio(audio, mime_type))
         return transcription_text(await self._call(request))
 
     async def delete_attachment(self, attachment_id: str) -> None:
-        """Delete an uploaded attachment (`attachments.delete`)."""
+        """Delete an uploaded attachment (`attachments.delete`), e.g. one the user removed before sending."""
         await self._call(delete_attachment_request(attachment_id))
 
     def export_threads(self, thread_ids: Sequence[str] | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Every thread this Chat can list (or those of `thread_ids`), each as one JSON-ready dict with
-        all of its items, oldest first; `async for` over it.
+        """Every thread this Chat can list (or those of `thread_ids`), each as one JSON-ready dict:
+        the thread's fields and `items`, all of its items oldest first. Fetched lazily, thread by thread.
 
-        >>> async for record in chat.export_threads():  # doctest: +SKIP
-        ...     print(record["id"], len(record["items"]))
+        Over the protocol a server hides its hidden-context items; `client.threads.export(...)` is the
+        admin-API twin for hosted threads of any user.
+
+        >>> import json
+        >>> with open("threads.jsonl", "w") as out:  # async example  # doctest: +SKIP
+        ...     async for record in chat.export_threads():
+        ...         print(json.dumps(record), file=out)
         """
         return self._export(export_ids(thread_ids))
 
@@ -581,77 +636,69 @@ class AsyncChat:
     # -- plumbing ------------------------------------------------------------------------------
     async def _find_last_user_message(self, thread_id: str) -> str | None:
         # Newest first, page by page: an answer may have added more items than one page since the message.
-        first = await self._items_page(list_params(limit=20, order="desc", after=None, thread_id=thread_id))
+        params = list_params(limit=20, order="desc", after=None, thread_id=thread_id)
+        first = await self._page("items.list", params, parse_item, "thread items")
         async for page in first.iter_pages():
             found = newest_user_message_id(page.data)
             if found is not None:
                 return found
         return None
 
-    async def _ensure_session(self) -> ChatSession | None:
-        """Create or renew the hosted session when needed; exactly one task does it at a time."""
-        state = self._session
-        assert state is not None
-        if state.needs_session():
-            ticket = state.ticket()
-            async with self._session_lock:
-                if state.needs_session():
-                    await self._create_session(ticket)
-        return state.session
-
-    async def _renew_after_401(self, used_secret: str) -> bool:
-        state = self._session
-        if state is None or not state.can_renew:
-            return False
-        ticket = state.ticket()
-        async with self._session_lock:
-            # Another task may have renewed already; the secret that failed tells us.
-            if state.is_current(used_secret):
-                await self._create_session(ticket)
-        return True
-
-    async def _create_session(self, ticket: int) -> None:
-        """With the session lock held: share the outcome of an attempt that ran while we waited, else try."""
-        state = self._session
-        assert state is not None and state.params is not None
-        failure = state.shared_failure(ticket)
-        if failure is not None:
-            raise failure
+    async def _drive(
+        self, flow: SessionFlow[T], send: Callable[[str | None], Awaitable[Any]] | None = None
+    ) -> T:
+        """Run a session flow (`_core.session`): perform each step it yields, with `send` for `Send` steps,
+        and send the outcome back in, or throw the failure in."""
+        requester = self._requester
+        outcome: Any = None
+        failure: Exception | None = None
         try:
-            session, date = await self._client.sessions._create_dated(**state.params)
-        except Exception as err:
-            state.attempt_failed(err)
-            raise
-        state.install(session, date_header=date)
+            while True:
+                try:
+                    step = flow.send(outcome) if failure is None else flow.throw(failure)
+                except StopIteration as done:
+                    result: T = done.value
+                    return result
+                outcome, failure = None, None
+                try:
+                    if isinstance(step, Send):
+                        assert send is not None
+                        outcome = await send(step.secret)
+                    elif isinstance(step, CreateSession):
+                        outcome = read_session(await requester.request(session_spec(requester.endpoints, step.params)))
+                    else:  # Locked
+                        async with self._session_lock:
+                            outcome = await self._drive(step.flow)
+                except Exception as err:
+                    failure = err
+        finally:
+            flow.close()
+            failure = None  # a raised failure's traceback holds this frame: leave no cycle for gc
+
+    async def _ensure_session(self) -> ChatSession | None:
+        """Create or renew the hosted session when needed; exactly one caller does it at a time."""
+        assert self._session is not None
+        return await self._drive(ensure_session(self._session))
 
     async def _authenticated(self, send: Callable[[str | None], Awaitable[T]]) -> T:
         """Run `send` with the current client secret (None when self-hosted); after a 401 on a session
         this Chat can renew, renew once and run it again."""
-        for last_try in (False, True):
-            secret = None
-            if self._session is not None:
-                await self._ensure_session()
-                secret = self._session.secret()
-            try:
-                return await send(secret)
-            except AuthenticationError:
-                if last_try or secret is None or not await self._renew_after_401(secret):
-                    raise
-        raise AssertionError("unreachable")
+        result: T = await self._drive(authenticated(self._session), send)
+        return result
 
     async def _call(self, request: dict[str, Any]) -> Any:
-        client = self._client
+        requester = self._requester
 
         async def send(secret: str | None) -> Any:
-            return (await client._transport.request(client._protocol_spec(request, secret))).json()
+            return (await requester.request(requester.endpoints.protocol(request, secret))).json()
 
         return await self._authenticated(send)
 
     async def _open_stream(self, stack: AsyncExitStack, request: dict[str, Any]) -> AsyncByteStream:
-        client = self._client
+        requester = self._requester
 
         async def send(secret: str | None) -> AsyncByteStream:
-            return await stack.enter_async_context(client._transport.stream(client._protocol_spec(request, secret)))
+            return await stack.enter_async_context(requester.stream(requester.endpoints.protocol(request, secret)))
 
         return await self._authenticated(send)
 
@@ -664,23 +711,26 @@ class AsyncChat:
         return [(await self._upload_self_hosted(item)).id for item in prepared]
 
     async def _upload_hosted(self, prepared: PreparedFile, on_progress: ProgressCallback | None = None) -> UploadedFile:
-        files = self._client.files
+        requester = self._requester
 
         async def upload(secret: str | None) -> UploadedFile:
             assert secret is not None  # hosted Chats always have one
-            return await files._upload_prepared(prepared, secret, on_progress)
+            with prepared.open(on_progress) as handle:
+                response = await requester.request(upload_file_spec(requester.endpoints, secret, prepared, handle))
+            return read_uploaded_file(response)
 
         return await self._authenticated(upload)
 
     async def _upload_self_hosted(
         self, prepared: PreparedFile, on_progress: ProgressCallback | None = None
     ) -> Attachment:
-        client = self._client
-        assert client.server_url is not None
+        endpoints = self._requester.endpoints
+        server_url = endpoints.server_url
+        assert server_url is not None
         created: Attachment | None = None
         target: tuple[str, str, Mapping[str, str]] | None = None
-        if client.upload_url is not None:
-            target = (client.upload_url, "POST", {})
+        if endpoints.upload_url is not None:
+            target = (endpoints.upload_url, "POST", {})
         else:
             created = parse_attachment(
                 await self._call(attachment_create_request(prepared.filename, prepared.size, prepared.mime_type))
@@ -688,8 +738,17 @@ class AsyncChat:
             target = upload_target(created)
             if target is None:
                 return created
-        headers = client._server_headers()
+        headers = endpoints.server_headers()
         with prepared.open(on_progress) as handle:
-            spec = upload_spec(prepared, handle, target, server_url=client.server_url, server_headers=headers)
-            response = await client._transport.request(spec)
+            spec = upload_spec(prepared, handle, target, server_url=server_url, server_headers=headers)
+            response = await self._requester.request(spec)
         return created if created is not None else parse_attachment(response.json())
+
+
+def _given(request: dict[str, Any]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A turn's first request when it is known up front."""
+
+    async def first_request() -> dict[str, Any]:
+        return request
+
+    return first_request
