@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..._core.files import FileInput, PreparedFile, ProgressCallback, prepare_file
-from ..._core.parsing import parse_model
+from ..._core.files import FileInput, ProgressCallback, prepare_file
+from ..._core.hosted_requests import read_uploaded_file, upload_file_spec
 from ...types import UploadedFile
 
 if TYPE_CHECKING:
@@ -35,12 +35,8 @@ class Files:
 
         `on_progress(sent_bytes, total_bytes)` is called as the body is sent.
         """
-        return self._upload_prepared(prepare_file(file), client_secret, on_progress)
-
-    def _upload_prepared(
-        self, prepared: PreparedFile, client_secret: str, on_progress: ProgressCallback | None = None
-    ) -> UploadedFile:
+        prepared = prepare_file(file)
         with prepared.open(on_progress) as handle:
-            spec = self._requester.endpoints.upload(client_secret, prepared.filename, handle, prepared.mime_type)
+            spec = upload_file_spec(self._requester.endpoints, client_secret, prepared, handle)
             response = self._requester.request(spec)
-        return parse_model(UploadedFile, response)
+        return read_uploaded_file(response)

@@ -7,9 +7,9 @@ Imports: `_core` (request bodies, answer parsing), the types, and this shell's r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..._core.hosted_requests import build_session_body, path_id
+from ..._core.hosted_requests import path_id, read_session, session_spec
 from ..._core.parsing import parse_model
 from ...types import ChatSession
 from ...types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
@@ -40,20 +40,16 @@ class Sessions:
         rate_limits: RateLimitsParam | None = None,
     ) -> ChatSession:
         """Create a session for `user` on `workflow` (an id or a `WorkflowParam` dict)."""
-        session, _ = self._create_dated(
-            user=user,
-            workflow=workflow,
-            chatkit_configuration=chatkit_configuration,
-            expires_after=expires_after,
-            rate_limits=rate_limits,
-        )
+        params = {
+            "user": user,
+            "workflow": workflow,
+            "chatkit_configuration": chatkit_configuration,
+            "expires_after": expires_after,
+            "rate_limits": rate_limits,
+        }
+        response = self._requester.request(session_spec(self._requester.endpoints, params))
+        session, _ = read_session(response)
         return session
-
-    def _create_dated(self, **params: Any) -> tuple[ChatSession, str | None]:
-        """`create`, with the answer's `Date` header: a Chat judges expiry against the server's clock."""
-        body = build_session_body(**params)
-        response = self._requester.request(self._requester.endpoints.api("POST", "/chatkit/sessions", json=body))
-        return parse_model(ChatSession, response), response.headers.get("date")
 
     def cancel(self, session_id: str) -> ChatSession:
         """Cancel a session: its client secret stops working at once."""
