@@ -5,11 +5,10 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..types import (
-    ChatSession,
-)
+if TYPE_CHECKING:
+    from ..types import ChatSession
 
 __all__ = ["SessionState"]
 
