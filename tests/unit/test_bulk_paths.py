@@ -219,3 +219,29 @@ def test_a_failing_event_is_recorded_once_by_the_turn_driver() -> None:
     with pytest.raises(StreamDecodeError) as again:
         driver.apply_quietly([compact(delta("a")), "{not json"])
     assert driver.failure is again.value
+
+
+def test_delta_text_gives_what_text_deltas_yields_for_every_shape() -> None:
+    payloads = [compact(e) for e in OPENING] + [
+        compact(delta("plain ")),
+        compact(delta("new\nline ")),
+        compact(delta("extra ", extra_field=[1])),
+        json.dumps(delta("spaced")),
+        compact({"type": "progress_update", "text": "working"}),
+    ]
+    for keep_events in (False, True):
+        builder = ReplyBuilder(keep_events=keep_events)
+        decoder = EventDecoder(builder)
+        texts = [decoder.delta_text(p) for p in payloads]
+        assert texts == [None, None, "plain ", "new\nline ", "extra ", "spaced", None]
+        assert builder.reply().text == "plain new\nline extra spaced" and decoder.events == len(payloads)
+
+
+def test_delta_text_failures_are_recorded_by_the_turn_driver() -> None:
+    state = ChatState()
+    driver = TurnDriver(state)
+    driver.begin_round("text/event-stream")
+    assert driver.delta_text(compact(OPENING[0])) is None
+    with pytest.raises(StreamDecodeError) as caught:
+        driver.delta_text("[1]")
+    assert driver.failure is caught.value and caught.value.reply is not None and state.thread_id == "thr_1"

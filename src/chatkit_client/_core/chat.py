@@ -322,6 +322,9 @@ class TurnDriver:
     event: Callable[[str], ThreadStreamEvent]
     """Parse one payload of the round, apply it and return its event: the round's `EventDecoder.event`
     itself (a stream calls it per event), which records a failure here (`on_error`)."""
+    delta_text: Callable[[str], str | None]
+    """Apply one payload of the round: the text of a text delta, None for another event (`text_deltas()`);
+    the round's `EventDecoder.delta_text`, recording a failure here as `event` does."""
 
     def __init__(
         self,
@@ -341,6 +344,7 @@ class TurnDriver:
         self.max_tool_rounds = max_tool_rounds
         self.decoder = EventDecoder(self.builder, max_event_size=max_event_size, on_error=self._fail)
         self.event = self.decoder.event
+        self.delta_text = self.decoder.delta_text
         self.failure: BaseException | None = None
         self.events_received = 0
         self._allow_cancel: bool | None = None
@@ -354,6 +358,7 @@ class TurnDriver:
         self._allow_cancel = self.allow_cancel
         self.decoder = EventDecoder(self.builder, max_event_size=self.max_event_size, on_error=self._fail)
         self.event = self.decoder.event
+        self.delta_text = self.decoder.delta_text
         self._encoding = (headers or {}).get("content-encoding", "").strip().lower()
 
     def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:

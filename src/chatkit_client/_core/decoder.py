@@ -133,6 +133,35 @@ class EventDecoder:
                     return escaped
         return self.event(data)
 
+    def delta_text(self, data: str) -> str | None:
+        """Apply one payload: the text of a text delta (of any shape), None for any other event.
+
+        What `text_deltas()` yields, without a model for a plain delta.
+        """
+        if self._quiet_deltas:
+            found = PLAIN_TEXT_DELTA.fullmatch(data)
+            if found is not None:
+                item_id, index, delta = found.groups()
+                try:
+                    self.builder.apply_text_delta(item_id, int(index), delta)
+                except StreamDecodeError as err:
+                    if self._on_error is None:
+                        err.reply = self.builder.reply()
+                        raise
+                    raise self._failed(err) from None
+                self.events += 1
+                return delta
+        try:
+            event = self.text_or_event(data)
+        except StreamDecodeError as err:
+            if self._on_error is None:
+                raise
+            raise self._failed(err) from None
+        if type(event) is str:
+            return event
+        update = getattr(event, "update", None)
+        return update.delta if isinstance(update, AssistantMessageContentPartTextDelta) else None
+
     def apply_quietly(self, payloads: list[str]) -> None:
         """Apply payloads nobody will see as events; text deltas cost a regular expression, not a model."""
         if self.builder.keeps_events:
