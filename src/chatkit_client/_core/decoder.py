@@ -31,6 +31,7 @@ _DELTA_HEAD = '{"type":"thread.item.updated",'
 _DELTA_KIND = "assistant_message.content_part.text_delta"
 _DELTA_TYPE = f'"{_DELTA_KIND}"'
 _UPDATED_HEAD = '{"type":"thread.item.updated"'
+_BATCH = 4  # payloads from which `apply_quietly` matches a chunk at once
 # The same plain text delta as `PLAIN_TEXT_DELTA`, or any other line (then with empty groups), one match per
 # line of a batch of payloads joined by newlines.
 _PLAIN_LINES = re.compile(f"^(?:{PLAIN_TEXT_DELTA.pattern}|.*)$", re.MULTILINE)
@@ -169,10 +170,14 @@ class EventDecoder:
                 self.event(data)
             return
         count = len(payloads)
-        lines = "\n".join(payloads)
-        # One C-level match over the whole batch, one tuple per payload (`index` empty: not a plain delta),
-        # unless a payload holds a newline (then lines and payloads differ: one at a time below).
-        found = _PLAIN_LINES.findall(lines) if lines.count("\n") == count - 1 else None
+        # One C-level match over a batch, one tuple per payload (`index` empty: not a plain delta), unless a
+        # payload holds a newline (then lines and payloads differ) or the batch is too small to gain from it
+        # (a chunked body often brings one event per chunk): then one at a time below.
+        found = None
+        if count >= _BATCH:
+            lines = "\n".join(payloads)
+            if lines.count("\n") == count - 1:
+                found = _PLAIN_LINES.findall(lines)
         try:
             if found is not None and len(found) == count:
                 item_ids, indexes, deltas = zip(*found, strict=True)

@@ -108,8 +108,9 @@ class SSEDecoder:
         # line, so the only newlines are the blank lines between events. Then one C-level split gives the
         # payloads, with no Python step per event.
         done = "".join(parts) + text[:end] if parts else text[:end]
-        found = done[6:].split("\n\ndata: ") if done.startswith("data: ") else None
+        found = done.split("\n\ndata: ") if done.startswith("data: ") else None
         if found is not None and done.count("\n") == 2 * len(found) - 2 and len(done) <= self._unchecked_chars:
+            found[0] = found[0][6:]
             parts.clear()
             self._tail_bytes = 0
             if payloads:  # the event whose blank line the chunk boundary cut
