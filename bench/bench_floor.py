@@ -34,7 +34,7 @@ from bench._replay import expected_text, replay_server
 from chatkit_client import AsyncChatKit, ChatKit
 
 FULL_SIZES = (5_000, 50_000)
-FULL_REPEATS = 3
+FULL_REPEATS = 5
 SMOKE_SIZES = (50,)
 SMOKE_REPEATS = 1
 SHORT_TURN = 20

@@ -14,10 +14,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, TypeAlias, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
-
-from pydantic import ValidationError
 
 from .._constants import LOGGER_NAME
 from .._exceptions import (
@@ -31,24 +29,24 @@ from .._exceptions import (
     StreamInterruptedError,
     ToolRoundsExceededError,
 )
-from ..types import (
-    Attachment,
-    ChatSession,
-    ClientToolCallItem,
-    ErrorEvent,
-    Thread,
-    ThreadItem,
-    ThreadStreamEvent,
-    UserMessageItem,
-    parse_item,
-)
-from ..types._base import describe_validation_error
-from .decoder import EventDecoder, check_stream_content_type
 from .files import FileInput, PreparedFile, prepare_file
 from .protocol import check_json_serialisable, tool_output_request
-from .reply import Reply, ReplyBuilder
 from .requests import RequestSpec
 from .sse import DEFAULT_MAX_EVENT_SIZE
+
+# The models (pydantic), and the decoder and builder made of them, are imported where a turn or a parse first
+# needs them, not with this module: a client that has not yet run a turn has not loaded pydantic (issue 9).
+if TYPE_CHECKING:
+    from ..types import (
+        Attachment,
+        ChatSession,
+        ClientToolCallItem,
+        ErrorEvent,
+        Thread,
+        ThreadItem,
+        ThreadStreamEvent,
+    )
+    from .reply import Reply
 
 __all__ = [
     "DEFAULT_MAX_TOOL_ROUNDS",
@@ -86,7 +84,7 @@ def check_max_tool_rounds(value: object) -> int:
     return value
 
 
-ToolRound: TypeAlias = tuple[ClientToolCallItem, ToolHandler]
+ToolRound: TypeAlias = "tuple[ClientToolCallItem, ToolHandler]"
 
 # How many item ids a Chat remembers (to refuse a structured-input answer for an item it knows is not one).
 _ITEMS_REMEMBERED = 1024
@@ -237,6 +235,11 @@ def check_hosted_uploads(session: ChatSession | None, files: Sequence[PreparedFi
 
 
 def parse_thread(body: object) -> Thread:
+    from pydantic import ValidationError
+
+    from ..types import Thread
+    from ..types._base import describe_validation_error
+
     if not isinstance(body, Mapping):
         raise APIResponseValidationError(f"expected a thread object, got {type(body).__name__}", body=body)
     try:
@@ -251,11 +254,18 @@ def parse_updated_item(body: object) -> ThreadItem | None:
     """The `updated_item` of a `threads.sync_custom_action` answer."""
     if not isinstance(body, Mapping):
         raise APIResponseValidationError(f"expected a sync action result object, got {type(body).__name__}", body=body)
+    from ..types import parse_item
+
     item = body.get("updated_item")
     return None if item is None else parse_item(item)
 
 
 def parse_attachment(body: object) -> Attachment:
+    from pydantic import ValidationError
+
+    from ..types import Attachment
+    from ..types._base import describe_validation_error
+
     if not isinstance(body, Mapping):
         raise APIResponseValidationError(f"expected an attachment object, got {type(body).__name__}", body=body)
     try:
@@ -278,6 +288,8 @@ def upload_target(attachment: Attachment) -> tuple[str, str, dict[str, str]] | N
 
 def newest_user_message_id(items_newest_first: Sequence[object]) -> str | None:
     """The id of the most recent user message in a page of items listed newest first."""
+    from ..types import UserMessageItem
+
     for item in items_newest_first:
         if isinstance(item, UserMessageItem):
             return item.id
@@ -309,6 +321,13 @@ class TurnDriver:
     `ToolRoundsExceededError`.
     """
 
+    event: Callable[[str], ThreadStreamEvent]
+    """Parse one payload of the round, apply it and return its event: the round's `EventDecoder.event`
+    itself (a stream calls it per event), which records a failure here (`on_error`)."""
+    delta_text: Callable[[str], str | None]
+    """Apply one payload of the round: the text of a text delta, None for another event (`text_deltas()`);
+    the round's `EventDecoder.delta_text`, recording a failure here as `event` does."""
+
     def __init__(
         self,
         state: ChatState,
@@ -317,22 +336,31 @@ class TurnDriver:
         max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE,
         max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
     ) -> None:
+        from .decoder import EventDecoder
+        from .reply import ReplyBuilder
+
         self.state = state
         self.builder = ReplyBuilder(keep_events=keep_events, thread=state.known_thread(), thread_id=state.thread_id)
         self.answered: set[str] = set()
         self.max_event_size = max_event_size
         self.max_tool_rounds = max_tool_rounds
-        self.decoder = EventDecoder(self.builder, max_event_size=max_event_size)
+        self.decoder = EventDecoder(self.builder, max_event_size=max_event_size, on_error=self._fail)
+        self.event = self.decoder.event
+        self.delta_text = self.decoder.delta_text
         self.failure: BaseException | None = None
         self.events_received = 0
         self._allow_cancel: bool | None = None
         self._encoding = ""
 
     def begin_round(self, content_type: str, headers: Mapping[str, str] | None = None) -> None:
+        from .decoder import EventDecoder, check_stream_content_type
+
         check_stream_content_type(content_type)
         self.events_received += self.decoder.events
         self._allow_cancel = self.allow_cancel
-        self.decoder = EventDecoder(self.builder, max_event_size=self.max_event_size)
+        self.decoder = EventDecoder(self.builder, max_event_size=self.max_event_size, on_error=self._fail)
+        self.event = self.decoder.event
+        self.delta_text = self.decoder.delta_text
         self._encoding = (headers or {}).get("content-encoding", "").strip().lower()
 
     def feed(self, chunk: bytes) -> list[ThreadStreamEvent]:
@@ -365,12 +393,6 @@ class TurnDriver:
                 )
             )
         return payloads
-
-    def event(self, data: str) -> ThreadStreamEvent:
-        try:
-            return self.decoder.event(data)
-        except StreamDecodeError as err:
-            raise self._fail(err) from None
 
     def text_or_event(self, data: str) -> str | ThreadStreamEvent:
         try:
@@ -438,6 +460,8 @@ class TurnDriver:
         )
 
     def _fail(self, err: _PartialError) -> _PartialError:
+        if err is self.failure:
+            return err  # already recorded (by the decoder, under one of the batch steps)
         self.state.observe(err.reply or self.reply(), complete=False)
         self.failure = err
         return err

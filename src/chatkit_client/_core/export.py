@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import InvalidInputError
-from ..types import ThreadItem, ThreadMetadata
+
+if TYPE_CHECKING:
+    from ..types import ThreadItem, ThreadMetadata
 
 __all__ = ["EXPORT_PAGE_SIZE", "export_ids", "export_line", "thread_record"]
 

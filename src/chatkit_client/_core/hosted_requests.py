@@ -15,11 +15,10 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .._exceptions import InvalidInputError
-from ..types import ChatSession, UploadedFile
-from .parsing import parse_model
 from .requests import ApiResponse, RequestSpec
 
 if TYPE_CHECKING:
+    from ..types import ChatSession, UploadedFile
     from .endpoints import Endpoints
     from .files import PreparedFile
 
@@ -256,6 +255,10 @@ def session_spec(endpoints: Endpoints, params: Mapping[str, Any]) -> RequestSpec
 
 def read_session(response: ApiResponse) -> tuple[ChatSession, str | None]:
     """The session created, with the answer's `Date` header: a Chat judges expiry against the server's clock."""
+    # Models are imported on first use: a client that never creates a session never loads pydantic for it.
+    from ..types import ChatSession
+    from .parsing import parse_model
+
     return parse_model(ChatSession, response), response.headers.get("date")
 
 
@@ -267,4 +270,7 @@ def upload_file_spec(
 
 
 def read_uploaded_file(response: ApiResponse) -> UploadedFile:
+    from ..types import UploadedFile
+    from .parsing import parse_model
+
     return parse_model(UploadedFile, response)

@@ -8,6 +8,7 @@ Imports: stdlib, types, _exceptions.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -259,6 +260,9 @@ class ReplyBuilder:
         self._parts_total = 0
         self._annotations_total = 0
         self._tasks_total = 0
+        # The part the last text delta went to, while nothing else has changed the turn: a run of deltas to
+        # one part (most of a stream) appends without looking it up. Any other change forgets it.
+        self._hot: tuple[str, int, list[str]] | None = None
 
     @property
     def thread_id(self) -> str | None:
@@ -267,6 +271,7 @@ class ReplyBuilder:
 
     def apply(self, event: ThreadStreamEvent) -> None:
         """Apply one event. Unknown events and updates are kept (see `keep_events`) but change nothing."""
+        self._hot = None
         if self._events is not None:
             self._events.append(event)
         # Most frequent first: a long answer is almost entirely `thread.item.updated`.
@@ -298,12 +303,14 @@ class ReplyBuilder:
         The server stores the output it is sent but emits no event for the call itself, so the driver
         records it here; otherwise the call would stay pending in every later reply.
         """
+        self._hot = None
         entry = self._entries.get(item_id)
         if entry is not None and isinstance(entry.item, ClientToolCallItem):
             entry.set(entry.item.model_copy(update={"status": "completed", "output": output}))
 
     def reply(self) -> Reply:
         """A snapshot of the turn so far; later events do not change it."""
+        self._hot = None  # the snapshot taken below must be dropped by the next delta
         items = [self._entries[item_id].current() for item_id in self._order]
         user_messages = [item for item in items if isinstance(item, UserMessageItem)]
         return Reply(
@@ -354,9 +361,19 @@ class ReplyBuilder:
     def apply_text_delta(self, item_id: str, content_index: int, delta: str) -> None:
         """Apply a text delta given as its fields, as `apply` does a `thread.item.updated` text delta event
         (for callers that read the fields without building the event: nobody looks at it)."""
+        hot = self._hot
+        if hot is not None and hot[1] == content_index and hot[0] == item_id:
+            hot[2].append(delta)
+            return
         part = self._part(item_id, content_index)
         if part is not None:
             part.chunks.append(delta)
+            self._hot = (item_id, content_index, part.chunks)
+
+    def apply_text_deltas(self, item_id: str, content_index: int, deltas: Sequence[str]) -> None:
+        """Apply several text deltas to one part at once, as `apply_text_delta` one by one would."""
+        if deltas:
+            self.apply_text_delta(item_id, content_index, "".join(deltas))
 
     def _apply_update(self, item_id: str, update: ThreadItemUpdate) -> None:
         if isinstance(update, AssistantMessageContentPartTextDelta):

@@ -9,12 +9,12 @@ import email.utils
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .._exceptions import AuthenticationError
-from ..types import (
-    ChatSession,
-)
+
+if TYPE_CHECKING:
+    from ..types import ChatSession
 
 __all__ = ["CreateSession", "Locked", "Send", "SessionFlow", "SessionState", "authenticated", "ensure_session"]
 

@@ -101,9 +101,26 @@ class SSEDecoder:
             if not text:
                 return payloads
 
-        if "\n\n" not in text:
+        end = text.rfind("\n\n")
+        if end < 0:
             self._hold(text)
             return payloads
+
+        # ChatKit's only shape, checked for the whole chunk at once: every complete event is one `data: `
+        # line, so the only newlines are the blank lines between events. Then one C-level split gives the
+        # payloads, with no Python step per event.
+        done = "".join(parts) + text[:end] if parts else text[:end]
+        found = done.split("\n\ndata: ") if done.startswith("data: ") else None
+        if found is not None and done.count("\n") == 2 * len(found) - 2 and len(done) <= self._unchecked_chars:
+            found[0] = found[0][6:]
+            parts.clear()
+            self._tail_bytes = 0
+            if payloads:  # the event whose blank line the chunk boundary cut
+                found[:0] = payloads
+            tail = text[end + 2 :]
+            if tail:
+                self._hold(tail)
+            return found
 
         events = text.split("\n\n")
         tail = events.pop()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError
@@ -13,7 +14,7 @@ from .._exceptions import StreamDecodeError
 from ._base import MAX_NESTING_DEPTH, ChatKitModel, describe_validation_error
 from ._items import ThreadItem
 from ._threads import Thread
-from ._updates import AssistantMessageContentPartTextDelta, ThreadItemUpdate
+from ._updates import ThreadItemUpdate
 
 __all__ = [
     "ClientEffectEvent",
@@ -196,7 +197,8 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(r"[\[\]{}]")
 
 
-def _check_depth(data: str | bytes) -> None:
+def check_depth(data: str | bytes) -> None:
+    """Refuse (`StreamDecodeError`) an event whose objects and arrays nest deeper than `MAX_EVENT_DEPTH`."""
     # Nesting cannot exceed the number of openers, counted at C speed: almost every event stops here.
     if isinstance(data, bytes):
         if data.count(b"{") + data.count(b"[") <= MAX_EVENT_DEPTH:
@@ -222,33 +224,31 @@ def _check_depth(data: str | bytes) -> None:
 
 
 # The stream's most frequent event exactly as servers serialise it: compact, `type` first, no escapes in the
-# two strings (raw control characters are invalid JSON, so they are excluded too). Such a text is built into
-# its models directly, equal to what validation gives, at a third of the cost.
+# two strings (raw control characters are invalid JSON, so they are excluded too). Such a text nests nothing
+# (no depth to check), and its fields can be read without building models (`send()`, `text_deltas()`).
 PLAIN_TEXT_DELTA = re.compile(
     r'\{"type":"thread\.item\.updated","item_id":"([^"\\\x00-\x1f]*)",'
     r'"update":\{"type":"assistant_message\.content_part\.text_delta",'
     r'"content_index":(0|[1-9][0-9]{0,17}),"delta":"([^"\\\x00-\x1f]*)"\}\}'
 )
-_new = object.__new__
-_set = object.__setattr__
-_DELTA_FIELDS = frozenset({"type", "content_index", "delta"})
-_EVENT_FIELDS = frozenset({"type", "item_id", "update"})
 
 
-def text_delta_event(item_id: str, content_index: int, delta: str) -> ThreadItemUpdatedEvent:
-    """The event `{"type":"thread.item.updated","item_id":...,"update":{text_delta...}}` of already valid
-    fields, without running validation (every field is a plain str or int: nothing to check or coerce)."""
-    update = _new(AssistantMessageContentPartTextDelta)
-    _set(update, "__dict__", {"type": _DELTA_KIND, "content_index": content_index, "delta": delta})
-    _set(update, "__pydantic_fields_set__", set(_DELTA_FIELDS))
-    _set(update, "__pydantic_extra__", {})
-    _set(update, "__pydantic_private__", None)
-    event = _new(ThreadItemUpdatedEvent)
-    _set(event, "__dict__", {"type": "thread.item.updated", "item_id": item_id, "update": update})
-    _set(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
-    _set(event, "__pydantic_extra__", {})
-    _set(event, "__pydantic_private__", None)
-    return event
+def updated_event_parser() -> Callable[[str], ThreadItemUpdatedEvent]:
+    """`ThreadItemUpdatedEvent.model_validate_json` without its wrapper: the model's own validator.
+
+    It gives exactly what `model_validate_json` gives (that method calls it, with keyword arguments that
+    cost as much as a small event's validation), and raises `ValueError` (pydantic's `ValidationError`)
+    for a text that is not such an event. Nesting is the caller's to check (`MAX_EVENT_DEPTH`), as
+    `parse_event` does. The schema is built on the first call.
+    """
+    return _updated_event_parser()
+
+
+@functools.cache
+def _updated_event_parser() -> Callable[[str], ThreadItemUpdatedEvent]:
+    ThreadItemUpdatedEvent.model_rebuild()
+    parse: Callable[[str], ThreadItemUpdatedEvent] = ThreadItemUpdatedEvent.__pydantic_validator__.validate_json
+    return parse
 
 
 def parse_event(data: str | bytes) -> ThreadStreamEvent:
@@ -263,22 +263,20 @@ def parse_event(data: str | bytes) -> ThreadStreamEvent:
     assert isinstance(event, ProgressUpdateEvent)
     ```
     """
-    if isinstance(data, str):
-        plain = PLAIN_TEXT_DELTA.fullmatch(data)
-        if plain is not None:
-            item_id, index, delta = plain.groups()
-            return text_delta_event(item_id, int(index), delta)
-    _check_depth(data)
+    if isinstance(data, str) and PLAIN_TEXT_DELTA.fullmatch(data) is not None:
+        return _updated_event_parser()(data)  # no nesting to check
+    check_depth(data)
     # Fast path. Servers serialise models with `type` first, so the tag can be read off the front of
     # the text and pydantic can validate straight from JSON into the one right class; that skips both
-    # building an intermediate dict and trying a union.
+    # building an intermediate dict and trying a union. The model's validator is called directly:
+    # `model_validate_json` adds keyword arguments that cost as much as validating a small event.
     if isinstance(data, str):
         if data.startswith(_PREFIX):
             end = data.find('"', _TAG_START)
             cls = _EVENT_CLASSES.get(data[_TAG_START:end]) if end > 0 else None
             if cls is not None:
                 try:
-                    return cls.model_validate_json(data)  # type: ignore[return-value]
+                    return cls.__pydantic_validator__.validate_json(data)  # type: ignore[no-any-return]
                 except Exception:
                     pass  # the careful path below reports the error, or copes with the oddity
     elif data.startswith(_PREFIX_BYTES):
@@ -286,7 +284,7 @@ def parse_event(data: str | bytes) -> ThreadStreamEvent:
         cls = _EVENT_CLASSES.get(data[_TAG_START:end].decode("ascii", "replace")) if end > 0 else None
         if cls is not None:
             try:
-                return cls.model_validate_json(data)  # type: ignore[return-value]
+                return cls.__pydantic_validator__.validate_json(data)  # type: ignore[no-any-return]
             except Exception:
                 pass
     return _parse_event_carefully(data)
