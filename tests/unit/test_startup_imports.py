@@ -39,3 +39,18 @@ def test_model_schemas_are_built_on_first_use() -> None:
         "assert ThreadItemUpdatedEvent.__pydantic_complete__ and not ChatSession.__pydantic_complete__\n"
     )
     assert loaded_after(code, ()) == []
+
+
+def test_importing_and_building_a_client_loads_no_pydantic() -> None:
+    # Issue 9's start-up goal: models load when a chat, a resource or a type is first used, not at import.
+    code = (
+        "from chatkit_client import AsyncChatKit, ChatKit\n"
+        "ChatKit(api_key='sk-test').close()\n"
+        "AsyncChatKit(server_url='http://127.0.0.1:9/chatkit')\n"
+    )
+    assert loaded_after(code, ("pydantic", "pydantic_core", "chatkit_client.types._items")) == []
+
+
+def test_a_resource_loads_its_models_when_first_used() -> None:
+    code = "from chatkit_client import ChatKit\nChatKit(api_key='sk-test').threads\n"
+    assert loaded_after(code, ("pydantic",)) == ["pydantic"]

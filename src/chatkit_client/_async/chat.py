@@ -66,12 +66,10 @@ from .._core.reply import Reply
 from .._core.session import CreateSession, Send, SessionFlow, SessionState, authenticated, ensure_session
 from .._exceptions import APIConnectionError, BodyFailedAfterStatusError
 from ..types import (
-    AssistantMessageContentPartTextDelta,
     Attachment,
     ChatSession,
     Thread,
     ThreadItem,
-    ThreadItemUpdatedEvent,
     ThreadStreamEvent,
     UploadedFile,
     parse_item,
@@ -165,16 +163,12 @@ class AsyncChatStream:
             data = self._batch[self._index]
             self._index += 1
             try:
-                found = driver.text_or_event(data)
+                text = driver.delta_text(data)
             except BaseException:
                 await self._stop()
                 raise
-            if type(found) is str:
-                return found
-            if isinstance(found, ThreadItemUpdatedEvent) and isinstance(
-                found.update, AssistantMessageContentPartTextDelta
-            ):
-                return found.update.delta
+            if text is not None:
+                return text
 
     @property
     def allow_cancel(self) -> bool | None:

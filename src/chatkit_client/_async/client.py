@@ -19,7 +19,6 @@ from .._core.chat import DEFAULT_MAX_TOOL_ROUNDS, ToolHandler
 from .._core.endpoints import HeadersSource
 from .._core.files import FileInput
 from .._core.options import ClientOptions, SeedState, document_parameters
-from .._core.reply import Reply
 from .._core.session import SessionState
 from .._core.sse import DEFAULT_MAX_EVENT_SIZE
 from .._exceptions import ConfigurationError
@@ -27,13 +26,16 @@ from .._http import DEFAULT_TIMEOUT, HttpxAsyncClient, Timeout, TimeoutTypes
 from .._in_process import InProcess
 from .._sentinels import NOT_GIVEN, NotGiven
 from .requester import AsyncRequester
-from .resources import AsyncFiles, AsyncSessions, AsyncThreads
 from .transport import AsyncTransport
 
+# Models, resources and the Chat are imported on first use: `from chatkit_client import ChatKit` loads no
+# pydantic, so a program's start-up pays only for what it calls.
 if TYPE_CHECKING:
+    from .._core.reply import Reply
     from ..types import ChatSession
     from ..types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
     from .chat import AsyncChat
+    from .resources import AsyncFiles, AsyncSessions, AsyncThreads
 
 __all__ = ["AsyncChatKit"]
 
@@ -154,18 +156,24 @@ class AsyncChatKit(ClientOptions):
     def sessions(self) -> AsyncSessions:
         """Hosted sessions (API key): `create` and `cancel`."""
         self._endpoints.require_hosted("client.sessions")
+        from .resources import AsyncSessions
+
         return AsyncSessions(self._requester)
 
     @cached_property
     def threads(self) -> AsyncThreads:
         """Hosted threads admin (API key): `list`, `retrieve`, `delete`, `list_items`."""
         self._endpoints.require_hosted("client.threads")
+        from .resources import AsyncThreads
+
         return AsyncThreads(self._requester)
 
     @cached_property
     def files(self) -> AsyncFiles:
         """Hosted uploads (client secret): `upload`."""
         self._endpoints.require_hosted("client.files")
+        from .resources import AsyncFiles
+
         return AsyncFiles(self._requester)
 
     def with_options(

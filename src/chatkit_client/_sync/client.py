@@ -20,7 +20,6 @@ from .._core.chat import DEFAULT_MAX_TOOL_ROUNDS, ToolHandler
 from .._core.endpoints import HeadersSource
 from .._core.files import FileInput
 from .._core.options import ClientOptions, SeedState, document_parameters
-from .._core.reply import Reply
 from .._core.session import SessionState
 from .._core.sse import DEFAULT_MAX_EVENT_SIZE
 from .._exceptions import ConfigurationError
@@ -28,13 +27,16 @@ from .._http import DEFAULT_TIMEOUT, HttpxClient, Timeout, TimeoutTypes
 from .._in_process import InProcess
 from .._sentinels import NOT_GIVEN, NotGiven
 from .requester import SyncRequester
-from .resources import Files, Sessions, Threads
 from .transport import SyncTransport
 
+# Models, resources and the Chat are imported on first use: `from chatkit_client import ChatKit` loads no
+# pydantic, so a program's start-up pays only for what it calls.
 if TYPE_CHECKING:
+    from .._core.reply import Reply
     from ..types import ChatSession
     from ..types._params import ChatKitConfigurationParam, ExpiresAfterParam, RateLimitsParam, WorkflowParam
     from .chat import Chat
+    from .resources import Files, Sessions, Threads
 
 __all__ = ["ChatKit"]
 
@@ -134,18 +136,24 @@ class ChatKit(ClientOptions):
     def sessions(self) -> Sessions:
         """Hosted sessions (API key): `create` and `cancel`."""
         self._endpoints.require_hosted("client.sessions")
+        from .resources import Sessions
+
         return Sessions(self._requester)
 
     @cached_property
     def threads(self) -> Threads:
         """Hosted threads admin (API key): `list`, `retrieve`, `delete`, `list_items`."""
         self._endpoints.require_hosted("client.threads")
+        from .resources import Threads
+
         return Threads(self._requester)
 
     @cached_property
     def files(self) -> Files:
         """Hosted uploads (client secret): `upload`."""
         self._endpoints.require_hosted("client.files")
+        from .resources import Files
+
         return Files(self._requester)
 
     def with_options(
