@@ -80,7 +80,7 @@ class EventDecoder:
             # `updated_event_parser`); a text it refuses takes the general path below, for its error.
             try:
                 updated = self._parse_updated(data)
-            except ValueError:
+            except Exception:  # as in `parse_event`: the general path reports it, or copes
                 pass
             else:
                 update: Any = updated.update
