@@ -70,6 +70,7 @@ class EventDecoder:
         self._quiet_deltas = not builder.keeps_events
 
     def _failed(self, err: StreamDecodeError) -> BaseException:
+        """What to raise for `err`: itself with the reply so far, or what the driver's `on_error` makes of it."""
         err.reply = self.builder.reply()
         return err if self._on_error is None else self._on_error(err)
 
@@ -94,9 +95,6 @@ class EventDecoder:
                         check_depth(data)
                         self.builder.apply(updated)
                 except StreamDecodeError as err:
-                    if self._on_error is None:
-                        err.reply = self.builder.reply()
-                        raise
                     raise self._failed(err) from None
                 self.events += 1
                 return updated
@@ -105,9 +103,6 @@ class EventDecoder:
             # The builder refuses, with the same error, an event that would break one of its limits.
             self.builder.apply(event)
         except StreamDecodeError as err:
-            if self._on_error is None:
-                err.reply = self.builder.reply()
-                raise
             raise self._failed(err) from None
         self.events += 1
         if isinstance(event, ErrorEvent):
@@ -149,9 +144,6 @@ class EventDecoder:
                 try:
                     self.builder.apply_text_delta(item_id, int(index), delta)
                 except StreamDecodeError as err:
-                    if self._on_error is None:
-                        err.reply = self.builder.reply()
-                        raise
                     raise self._failed(err) from None
                 self.events += 1
                 return delta
