@@ -37,6 +37,8 @@ from .sse import DEFAULT_MAX_EVENT_SIZE
 # The models (pydantic), and the decoder and builder made of them, are imported where a turn or a parse first
 # needs them, not with this module: a client that has not yet run a turn has not loaded pydantic (issue 9).
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from ..types import (
         Attachment,
         ChatSession,
@@ -47,6 +49,9 @@ if TYPE_CHECKING:
         ThreadStreamEvent,
     )
     from .reply import Reply
+
+# A pydantic model class; bound by name so that this module does not import pydantic.
+M = TypeVar("M", bound="BaseModel")
 
 __all__ = [
     "DEFAULT_MAX_TOOL_ROUNDS",
@@ -234,20 +239,26 @@ def check_hosted_uploads(session: ChatSession | None, files: Sequence[PreparedFi
                 )
 
 
-def parse_thread(body: object) -> Thread:
+def _answer_model(model: type[M], article: str, noun: str, body: object) -> M:
+    """`model` from a protocol answer: a mismatch says where and what, as `APIResponseValidationError`."""
     from pydantic import ValidationError
 
-    from ..types import Thread
     from ..types._base import describe_validation_error
 
     if not isinstance(body, Mapping):
-        raise APIResponseValidationError(f"expected a thread object, got {type(body).__name__}", body=body)
+        raise APIResponseValidationError(f"expected {article} {noun} object, got {type(body).__name__}", body=body)
     try:
-        return Thread.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as err:
         raise APIResponseValidationError(
-            f"the thread in the response is malformed: {describe_validation_error(err)}", body=body
+            f"the {noun} in the response is malformed: {describe_validation_error(err)}", body=body
         ) from err
+
+
+def parse_thread(body: object) -> Thread:
+    from ..types import Thread
+
+    return _answer_model(Thread, "a", "thread", body)
 
 
 def parse_updated_item(body: object) -> ThreadItem | None:
@@ -261,19 +272,9 @@ def parse_updated_item(body: object) -> ThreadItem | None:
 
 
 def parse_attachment(body: object) -> Attachment:
-    from pydantic import ValidationError
-
     from ..types import Attachment
-    from ..types._base import describe_validation_error
 
-    if not isinstance(body, Mapping):
-        raise APIResponseValidationError(f"expected an attachment object, got {type(body).__name__}", body=body)
-    try:
-        return Attachment.model_validate(body)
-    except ValidationError as err:
-        raise APIResponseValidationError(
-            f"the attachment in the response is malformed: {describe_validation_error(err)}", body=body
-        ) from err
+    return _answer_model(Attachment, "an", "attachment", body)
 
 
 def upload_target(attachment: Attachment) -> tuple[str, str, dict[str, str]] | None:
