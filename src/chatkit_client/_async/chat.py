@@ -677,6 +677,9 @@ class AsyncChat:
     async def _authenticated(self, send: Callable[[str | None], Awaitable[T]]) -> T:
         """Run `send` with the current client secret (None when self-hosted); after a 401 on a session
         this Chat can renew, renew once and run it again."""
+        if self._session is None:
+            # Self-hosted: the flow would only yield `Send(None)` and re-raise any failure; skip its generator.
+            return await send(None)
         result: T = await self._drive(authenticated(self._session), send)
         return result
 
