@@ -237,8 +237,11 @@ class FramingGuard:
             len(stray),
         )
 
+    # httpcore2 calls these for every step of every request (about ten): only the last one needs the check.
     def trace(self, event: str, info: Mapping[str, Any]) -> None:
-        self.check(event)
+        if event == "http11.response_closed.started":
+            self.check(event)
 
     async def atrace(self, event: str, info: Mapping[str, Any]) -> None:
-        self.check(event)
+        if event == "http11.response_closed.started":
+            self.check(event)

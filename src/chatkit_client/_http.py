@@ -110,7 +110,9 @@ class Clock:
 
     @classmethod
     def start(cls, total: float | None) -> Clock:
-        return cls(total, None if total is None else time.monotonic() + total)
+        if total is None:
+            return _NO_LIMIT  # frozen, so one serves every request without a total timeout
+        return cls(total, time.monotonic() + total)
 
     def left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
@@ -136,6 +138,9 @@ class Clock:
     def check(self) -> None:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise _TotalTimeout
+
+
+_NO_LIMIT = Clock(None, None)
 
 
 # -- request bodies that can or cannot be sent twice ---------------------------------------------
@@ -170,18 +175,20 @@ class Body:
     """The file objects of a request body and where each started, so every attempt sends them whole."""
 
     def __init__(self, spec: RequestSpec) -> None:
+        self.replayable = True
+        self._starts: list[tuple[Any, int]] = []
+        self.files: dict[str, Any] | None = None
+        if not spec.files and spec.content is None:  # a JSON body (every protocol request): nothing to rewind
+            return
         handles: list[object] = [part[1] for part in (spec.files or {}).values()]
         if spec.content is not None and not isinstance(spec.content, bytes | bytearray | memoryview):
             handles.append(spec.content)
-        self.replayable = True
-        self._starts: list[tuple[Any, int]] = []
         for handle in handles:
             start = _start_of(handle)
             if start is None:
                 self.replayable = False
             else:
                 self._starts.append((handle, start))
-        self.files: dict[str, Any] | None = None
         if spec.files:
             self.files = {
                 name: (filename, handle if _start_of(handle) is not None else _ReadOnly(handle), mime)
