@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 import httpx2
 
@@ -65,6 +65,52 @@ class AsyncByteStream(StreamBase):
                 yield chunk
 
 
+class _OpenStream:
+    """`AsyncTransport.stream`: sends on entry, yields the body once its first bytes arrived, closes it on exit.
+
+    A class, not a generator-based context manager: one request's path steps no generator of ours.
+    """
+
+    def __init__(self, transport: AsyncTransport, attempts: Attempts) -> None:
+        self._transport = transport
+        self._attempts = attempts
+        self._response: httpx2.Response | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+
+    async def __aenter__(self) -> AsyncByteStream:
+        attempts = self._attempts
+        spec, clock = attempts.spec, attempts.clock
+        response, _ = await self._transport._answer(attempts, streamed=True)
+        self._response = response
+        # With no total timeout there is no deadline to put around each read, nor one to check after it.
+        raw = response.aiter_bytes()
+        chunks = self._chunks = raw if clock.deadline is None else _chunks_within(raw, clock)
+        try:
+            try:
+                with translate_errors(spec.method, spec.url, clock):
+                    first = await anext(chunks, b"")
+            except APIConnectionError as err:
+                # A failure before the first byte of a 2xx answer is raised, never resent: the server took it.
+                raise failed_after_status(err, response) from err.__cause__
+        except BaseException:
+            await self._close()
+            raise
+        return AsyncByteStream(spec, response.headers, first, chunks, clock)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        chunks, response = self._chunks, self._response
+        self._chunks = self._response = None
+        if chunks is not None:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        if response is not None:
+            await response.aclose()
+
+
 class AsyncTransport(TransportBase):
     """Sends requests with one pooled `httpx2.AsyncClient`; safe to share between concurrent callers."""
 
@@ -95,25 +141,11 @@ class AsyncTransport(TransportBase):
         response, content = await self._answer(self._attempts(spec, timeout, max_retries), streamed=False)
         return ApiResponse(response.status_code, response.headers, content, response.headers.get("x-request-id"))
 
-    @asynccontextmanager
-    async def stream(
+    def stream(
         self, spec: RequestSpec, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN, max_retries: int | None = None
-    ) -> AsyncIterator[AsyncByteStream]:
-        """Open a streaming request; the body is closed when the block ends."""
-        attempts = self._attempts(spec, timeout, max_retries)
-        response, _ = await self._answer(attempts, streamed=True)
-        chunks = _chunks_within(response.aiter_bytes(), attempts.clock)
-        try:
-            try:
-                with translate_errors(spec.method, spec.url, attempts.clock):
-                    first = await anext(chunks, b"")
-            except APIConnectionError as err:
-                # A failure before the first byte of a 2xx answer is raised, never resent: the server took it.
-                raise failed_after_status(err, response) from err.__cause__
-            yield AsyncByteStream(spec, response.headers, first, chunks, attempts.clock)
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
-            await response.aclose()
+    ) -> _OpenStream:
+        """Open a streaming request (`async with`); the body is closed when the block ends."""
+        return _OpenStream(self, self._attempts(spec, timeout, max_retries))
 
     async def _answer(self, attempts: Attempts, *, streamed: bool) -> tuple[httpx2.Response, bytes]:
         """The one retry loop, for plain and streamed requests: attempt; after a failure, ask `attempts` how

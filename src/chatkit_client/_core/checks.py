@@ -38,7 +38,13 @@ def check_header_value(value: object, field: str) -> str:
     return value
 
 
+# A header value with nothing to report: printable ASCII or tabs, no whitespace at either end (one C call).
+_GOOD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?")
+
+
 def _value_problem(value: str) -> str | None:
+    if _GOOD_VALUE.fullmatch(value):
+        return None
     if value != value.strip(" \t"):
         return "has leading or trailing whitespace"
     for char in value:
@@ -54,12 +60,12 @@ def _value_problem(value: str) -> str | None:
 def check_headers(headers: Mapping[str, str], fields: Mapping[str, str], default_field: str) -> None:
     """Check every header about to be sent; `fields` maps a header name to the argument it came from."""
     for name, value in headers.items():
-        field = fields.get(name) or f"{default_field}[{name!r}]"
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             raise InvalidInputError(
                 default_field, f"{_shown_name(name)} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)"
             )
-        check_header_value(value, field)
+        if type(value) is not str or not _GOOD_VALUE.fullmatch(value):
+            check_header_value(value, fields.get(name) or f"{default_field}[{name!r}]")
 
 
 def _shown_name(name: object) -> str:

@@ -17,7 +17,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import ExitStack
+from contextlib import AbstractContextManager
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
@@ -243,13 +243,37 @@ class _TextDeltas:
         return self._stream._next_text()
 
 
+class _RoundExit:
+    """The exits of what a round entered (its stream; after a 401, the stream of the attempt that worked): what an
+    `ExitStack` would do for them, without its general machinery on every turn."""
+
+    __slots__ = ("_entered",)
+
+    def __init__(self) -> None:
+        self._entered: list[AbstractContextManager[Any]] = []
+
+    def enter_context(self, manager: AbstractContextManager[T]) -> T:
+        value = manager.__enter__()
+        self._entered.append(manager)
+        return value
+
+    def __enter__(self) -> _RoundExit:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        while self._entered:
+            self._entered.pop().__exit__(exc_type, exc, tb)
+
+
 def _run_turn(
     chat: Chat, driver: TurnDriver, first_request: Callable[[], dict[str, Any]]
 ) -> Generator[list[str]]:
     """The turn's rounds: yields each chunk's payloads, which the stream applies before asking for more."""
     request: dict[str, Any] | None = first_request()
     while request is not None:
-        with ExitStack() as stack:
+        with _RoundExit() as stack:
             try:
                 body = chat._open_stream(stack, request)
             except BodyFailedAfterStatusError as err:
@@ -675,6 +699,9 @@ class Chat:
     def _authenticated(self, send: Callable[[str | None], T]) -> T:
         """Run `send` with the current client secret (None when self-hosted); after a 401 on a session
         this Chat can renew, renew once and run it again."""
+        if self._session is None:
+            # Self-hosted: the flow would only yield `Send(None)` and re-raise any failure; skip its generator.
+            return send(None)
         result: T = self._drive(authenticated(self._session), send)
         return result
 
@@ -686,7 +713,7 @@ class Chat:
 
         return self._authenticated(send)
 
-    def _open_stream(self, stack: ExitStack, request: dict[str, Any]) -> ByteStream:
+    def _open_stream(self, stack: _RoundExit, request: dict[str, Any]) -> ByteStream:
         requester = self._requester
 
         def send(secret: str | None) -> ByteStream:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from types import TracebackType
 
 import httpx2
 
@@ -66,6 +66,52 @@ class ByteStream(StreamBase):
                 yield chunk
 
 
+class _OpenStream:
+    """`SyncTransport.stream`: sends on entry, yields the body once its first bytes arrived, closes it on exit.
+
+    A class, not a generator-based context manager: one request's path steps no generator of ours.
+    """
+
+    def __init__(self, transport: SyncTransport, attempts: Attempts) -> None:
+        self._transport = transport
+        self._attempts = attempts
+        self._response: httpx2.Response | None = None
+        self._chunks: Iterator[bytes] | None = None
+
+    def __enter__(self) -> ByteStream:
+        attempts = self._attempts
+        spec, clock = attempts.spec, attempts.clock
+        response, _ = self._transport._answer(attempts, streamed=True)
+        self._response = response
+        # With no total timeout there is no deadline to put around each read, nor one to check after it.
+        raw = response.iter_bytes()
+        chunks = self._chunks = raw if clock.deadline is None else _chunks_within(raw, clock)
+        try:
+            try:
+                with translate_errors(spec.method, spec.url, clock):
+                    first = next(chunks, b"")
+            except APIConnectionError as err:
+                # A failure before the first byte of a 2xx answer is raised, never resent: the server took it.
+                raise failed_after_status(err, response) from err.__cause__
+        except BaseException:
+            self._close()
+            raise
+        return ByteStream(spec, response.headers, first, chunks, clock)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        chunks, response = self._chunks, self._response
+        self._chunks = self._response = None
+        if chunks is not None:
+            chunks.close()  # type: ignore[attr-defined]
+        if response is not None:
+            response.close()
+
+
 class SyncTransport(TransportBase):
     """Sends requests with one pooled `httpx2.Client`; safe to share between concurrent callers."""
 
@@ -96,25 +142,11 @@ class SyncTransport(TransportBase):
         response, content = self._answer(self._attempts(spec, timeout, max_retries), streamed=False)
         return ApiResponse(response.status_code, response.headers, content, response.headers.get("x-request-id"))
 
-    @contextmanager
     def stream(
         self, spec: RequestSpec, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN, max_retries: int | None = None
-    ) -> Iterator[ByteStream]:
-        """Open a streaming request; the body is closed when the block ends."""
-        attempts = self._attempts(spec, timeout, max_retries)
-        response, _ = self._answer(attempts, streamed=True)
-        chunks = _chunks_within(response.iter_bytes(), attempts.clock)
-        try:
-            try:
-                with translate_errors(spec.method, spec.url, attempts.clock):
-                    first = next(chunks, b"")
-            except APIConnectionError as err:
-                # A failure before the first byte of a 2xx answer is raised, never resent: the server took it.
-                raise failed_after_status(err, response) from err.__cause__
-            yield ByteStream(spec, response.headers, first, chunks, attempts.clock)
-        finally:
-            chunks.close()  # type: ignore[attr-defined]
-            response.close()
+    ) -> _OpenStream:
+        """Open a streaming request (`with`); the body is closed when the block ends."""
+        return _OpenStream(self, self._attempts(spec, timeout, max_retries))
 
     def _answer(self, attempts: Attempts, *, streamed: bool) -> tuple[httpx2.Response, bytes]:
         """The one retry loop, for plain and streamed requests: attempt; after a failure, ask `attempts` how
