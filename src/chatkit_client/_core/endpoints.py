@@ -83,9 +83,6 @@ class Endpoints:
         self.headers_source = headers
         self.upload_url = upload_url
         self._check_open = check_open
-        # The last headers that passed `check_headers`: a request whose headers equal them needs no new check
-        # (only str values pass, so equality is sameness); any change, in place or not, is checked again.
-        self._passed: tuple[dict[str, str], dict[str, str]] = ({}, {})
 
     def require_hosted(self, what: str) -> None:
         """Refuse a hosted-only call on a client that talks to a self-hosted server."""
@@ -208,11 +205,7 @@ class Endpoints:
                 raise InvalidInputError("headers", "the headers callable must return a dict of header values")
         given = {str(k): str(v) for k, v in resolved.items()}
         common = self.common_headers()
-        passed_given, passed_common = self._passed
-        if given != passed_given or common != passed_common:
-            # A callable's answer is checked unless it is what already passed: a rotated token may carry a
-            # newline the first did not.
-            check_headers(given, {}, "headers")
-            check_headers(common, {}, "default_headers")
-            self._passed = (given, common)
+        # A callable's answer is checked each time: a rotated token may carry a newline the first did not.
+        check_headers(given, {}, "headers")
+        check_headers(common, {}, "default_headers")
         return {**common, **given}
