@@ -18,7 +18,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import AbstractAsyncContextManager
+from contextlib import AsyncExitStack
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
@@ -245,37 +245,13 @@ class _TextDeltas:
         return await self._stream._next_text()
 
 
-class _RoundExit:
-    """The exits of what a round entered (its stream; after a 401, the stream of the attempt that worked): what an
-    `AsyncExitStack` would do for them, without its general machinery on every turn."""
-
-    __slots__ = ("_entered",)
-
-    def __init__(self) -> None:
-        self._entered: list[AbstractAsyncContextManager[Any]] = []
-
-    async def enter_async_context(self, manager: AbstractAsyncContextManager[T]) -> T:
-        value = await manager.__aenter__()
-        self._entered.append(manager)
-        return value
-
-    async def __aenter__(self) -> _RoundExit:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        while self._entered:
-            await self._entered.pop().__aexit__(exc_type, exc, tb)
-
-
 async def _run_turn(
     chat: AsyncChat, driver: TurnDriver, first_request: Callable[[], Awaitable[dict[str, Any]]]
 ) -> AsyncGenerator[list[str]]:
     """The turn's rounds: yields each chunk's payloads, which the stream applies before asking for more."""
     request: dict[str, Any] | None = await first_request()
     while request is not None:
-        async with _RoundExit() as stack:
+        async with AsyncExitStack() as stack:
             try:
                 body = await chat._open_stream(stack, request)
             except BodyFailedAfterStatusError as err:
@@ -715,7 +691,7 @@ class AsyncChat:
 
         return await self._authenticated(send)
 
-    async def _open_stream(self, stack: _RoundExit, request: dict[str, Any]) -> AsyncByteStream:
+    async def _open_stream(self, stack: AsyncExitStack, request: dict[str, Any]) -> AsyncByteStream:
         requester = self._requester
 
         async def send(secret: str | None) -> AsyncByteStream:

@@ -17,7 +17,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import AbstractContextManager
+from contextlib import ExitStack
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
@@ -243,37 +243,13 @@ class _TextDeltas:
         return self._stream._next_text()
 
 
-class _RoundExit:
-    """The exits of what a round entered (its stream; after a 401, the stream of the attempt that worked): what an
-    `ExitStack` would do for them, without its general machinery on every turn."""
-
-    __slots__ = ("_entered",)
-
-    def __init__(self) -> None:
-        self._entered: list[AbstractContextManager[Any]] = []
-
-    def enter_context(self, manager: AbstractContextManager[T]) -> T:
-        value = manager.__enter__()
-        self._entered.append(manager)
-        return value
-
-    def __enter__(self) -> _RoundExit:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        while self._entered:
-            self._entered.pop().__exit__(exc_type, exc, tb)
-
-
 def _run_turn(
     chat: Chat, driver: TurnDriver, first_request: Callable[[], dict[str, Any]]
 ) -> Generator[list[str]]:
     """The turn's rounds: yields each chunk's payloads, which the stream applies before asking for more."""
     request: dict[str, Any] | None = first_request()
     while request is not None:
-        with _RoundExit() as stack:
+        with ExitStack() as stack:
             try:
                 body = chat._open_stream(stack, request)
             except BodyFailedAfterStatusError as err:
@@ -713,7 +689,7 @@ class Chat:
 
         return self._authenticated(send)
 
-    def _open_stream(self, stack: _RoundExit, request: dict[str, Any]) -> ByteStream:
+    def _open_stream(self, stack: ExitStack, request: dict[str, Any]) -> ByteStream:
         requester = self._requester
 
         def send(secret: str | None) -> ByteStream:
