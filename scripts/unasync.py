@@ -41,7 +41,6 @@ SUBS: list[tuple[str, str]] = [
     # Our names whose sync form is not just the name without `Async`.
     ("AsyncTransport", "SyncTransport"),
     ("AsyncPage", "SyncPage"),
-    ("AsyncPaginator", "SyncPaginator"),
     ("AsyncRequester", "SyncRequester"),
     ("_async_", "_sync_"),
     ("atrace", "trace"),
